@@ -1,0 +1,208 @@
+// Reads and validates the environment at start-up. Each field names its variable, so a wrong or
+// missing value stops the process with one line that says which variable and what it should be.
+
+export type Env = Record<string, string | undefined>
+
+export class ConfigError extends Error {
+  readonly variable: string
+  constructor(variable: string, expectation: string, raw: string | undefined) {
+    const got = raw === undefined ? 'it is not set' : `got ${JSON.stringify(raw)}`
+    super(`${variable} must be ${expectation} (${got})`)
+    this.name = 'ConfigError'
+    this.variable = variable
+  }
+}
+
+export interface Field<T> {
+  readonly variable: string
+  read(env: Env): T
+}
+
+interface FieldOptions<T> {
+  /** Used when the variable is unset, in every environment. */
+  default?: T
+  /**
+   * Used when the variable is unset outside production only: local defaults such as a
+   * development secret. In production (NODE_ENV=production) the variable is then required.
+   */
+  devDefault?: T
+}
+
+function field<T>(
+  variable: string,
+  expectation: string,
+  parse: (raw: string) => T | undefined,
+  options: FieldOptions<T> = {},
+): Field<T> {
+  return {
+    variable,
+    read(env) {
+      const raw = env[variable]
+      if (raw === undefined || raw === '') {
+        if (options.default !== undefined) return options.default
+        if (options.devDefault !== undefined && env.NODE_ENV !== 'production') {
+          return options.devDefault
+        }
+        const why =
+          options.devDefault !== undefined ? `${expectation}, required in production` : expectation
+        throw new ConfigError(variable, why, raw)
+      }
+      const value = parse(raw)
+      if (value === undefined) throw new ConfigError(variable, expectation, raw)
+      return value
+    },
+  }
+}
+
+function optional<T>(inner: Field<T>): Field<T | undefined> {
+  return {
+    variable: inner.variable,
+    read: (env) => (env[inner.variable] ? inner.read(env) : undefined),
+  }
+}
+
+export const env = {
+  string(variable: string, options: FieldOptions<string> & { minLength?: number } = {}) {
+    const min = options.minLength ?? 1
+    return field(
+      variable,
+      `a string of at least ${min} characters`,
+      (raw) => (raw.length >= min ? raw : undefined),
+      options,
+    )
+  },
+  int(variable: string, options: FieldOptions<number> & { min?: number; max?: number } = {}) {
+    const min = options.min ?? Number.MIN_SAFE_INTEGER
+    const max = options.max ?? Number.MAX_SAFE_INTEGER
+    return field(
+      variable,
+      `a whole number from ${min} to ${max}`,
+      (raw) => {
+        if (!/^-?\d+$/.test(raw)) return undefined
+        const n = Number(raw)
+        return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined
+      },
+      options,
+    )
+  },
+  /** A comma-separated list of whole numbers, e.g. retry delays in milliseconds. */
+  intList(variable: string, options: FieldOptions<number[]> & { min?: number } = {}) {
+    const min = options.min ?? 0
+    return field(
+      variable,
+      `a comma-separated list of whole numbers of at least ${min}`,
+      (raw) => {
+        const parts = raw.split(',').map((p) => p.trim())
+        if (!parts.every((p) => /^\d+$/.test(p))) return undefined
+        const values = parts.map(Number)
+        return values.every((v) => v >= min) ? values : undefined
+      },
+      options,
+    )
+  },
+  bool(variable: string, options: FieldOptions<boolean> = {}) {
+    return field(
+      variable,
+      'true or false',
+      (raw) => (raw === 'true' ? true : raw === 'false' ? false : undefined),
+      options,
+    )
+  },
+  url(variable: string, options: FieldOptions<string> & { protocols: string[] }) {
+    const list = options.protocols.map((p) => `${p}//`).join(' or ')
+    return field(
+      variable,
+      `a URL starting with ${list}`,
+      (raw) => {
+        try {
+          return options.protocols.includes(new URL(raw).protocol) ? raw : undefined
+        } catch {
+          return undefined
+        }
+      },
+      options,
+    )
+  },
+  oneOf<const T extends string>(
+    variable: string,
+    values: readonly T[],
+    options: FieldOptions<T> = {},
+  ) {
+    return field(
+      variable,
+      `one of ${values.join(', ')}`,
+      (raw) => (values.includes(raw as T) ? (raw as T) : undefined),
+      options,
+    )
+  },
+  optional,
+}
+
+export type ConfigSpec = Record<string, Field<unknown>>
+export type ConfigOf<S extends ConfigSpec> = {
+  [K in keyof S]: S[K] extends Field<infer T> ? T : never
+}
+
+/** Reads every field; throws an AggregateError of ConfigErrors naming each bad variable. */
+export function readConfig<S extends ConfigSpec>(spec: S, source: Env = process.env): ConfigOf<S> {
+  const out: Record<string, unknown> = {}
+  const errors: ConfigError[] = []
+  for (const [key, f] of Object.entries(spec)) {
+    try {
+      out[key] = f.read(source)
+    } catch (err) {
+      if (err instanceof ConfigError) errors.push(err)
+      else throw err
+    }
+  }
+  if (errors.length > 0) throw new AggregateError(errors, errors.map((e) => e.message).join('; '))
+  return out as ConfigOf<S>
+}
+
+/**
+ * For a process entry point: on a bad environment, prints one line per wrong variable to
+ * stderr and exits with status 78 (EX_CONFIG) instead of a stack trace.
+ */
+export function loadConfig<S extends ConfigSpec>(spec: S, source: Env = process.env): ConfigOf<S> {
+  try {
+    return readConfig(spec, source)
+  } catch (err) {
+    if (err instanceof AggregateError) {
+      for (const e of err.errors) process.stderr.write(`config error: ${(e as Error).message}\n`)
+      process.exit(78)
+    }
+    throw err
+  }
+}
+
+/** The settings every service shares; a service spreads these into its own spec. */
+export function serviceConfigSpec(defaults: { port: number; database: string }) {
+  return {
+    nodeEnv: env.oneOf('NODE_ENV', ['development', 'test', 'production'], {
+      default: 'development',
+    }),
+    host: env.string('HOST', { default: '127.0.0.1' }),
+    port: env.int('PORT', { min: 0, max: 65535, default: defaults.port }),
+    logLevel: env.oneOf(
+      'LOG_LEVEL',
+      ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
+      {
+        default: 'info',
+      },
+    ),
+    databaseUrl: env.url('DATABASE_URL', {
+      protocols: ['mysql:'],
+      devDefault: `mysql://root@127.0.0.1:3306/${defaults.database}`,
+    }),
+    amqpUrl: env.url('AMQP_URL', {
+      protocols: ['amqp:', 'amqps:'],
+      devDefault: 'amqp://guest:guest@127.0.0.1:5672',
+    }),
+    busPrefix: env.string('BUS_PREFIX', { default: 'tms.' }),
+    retryDelaysMs: env.intList('BUS_RETRY_DELAYS_MS', {
+      min: 1,
+      default: [1000, 10000, 60000, 600000],
+    }),
+    dataDir: env.string('DATA_DIR', { default: '.data' }),
+  }
+}

@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process'
+import t from 'tap'
+import { ConfigError, env, readConfig, serviceConfigSpec } from '../src/index.ts'
+
+t.test('reads and converts values, applying defaults', async (t) => {
+  const config = readConfig(
+    {
+      port: env.int('PORT', { min: 1, max: 65535, default: 8001 }),
+      delays: env.intList('DELAYS', { min: 1 }),
+      debug: env.bool('DEBUG', { default: false }),
+      mode: env.oneOf('MODE', ['a', 'b'] as const, { default: 'a' }),
+      smtp: env.optional(env.url('SMTP_URL', { protocols: ['smtp:'] })),
+    },
+    { DELAYS: '10, 20,30', DEBUG: 'true', MODE: 'b' },
+  )
+  t.same(config, { port: 8001, delays: [10, 20, 30], debug: true, mode: 'b', smtp: undefined })
+})
+
+t.test('names the variable and what it should be', async (t) => {
+  const spec = { port: env.int('PORT', { min: 1, max: 65535 }) }
+  const err = t.throws(() => readConfig(spec, { PORT: '70000' })) as AggregateError
+  t.equal(err.errors.length, 1)
+  t.ok(err.errors[0] instanceof ConfigError)
+  t.equal(err.message, 'PORT must be a whole number from 1 to 65535 (got "70000")')
+})
+
+t.test('reports every wrong variable at once', async (t) => {
+  const spec = {
+    a: env.url('DATABASE_URL', { protocols: ['mysql:'] }),
+    b: env.oneOf('LOG_LEVEL', ['info', 'debug']),
+  }
+  const err = t.throws(() => readConfig(spec, { DATABASE_URL: 'postgres://x', LOG_LEVEL: 'loud' }))
+  t.match((err as Error).message, /DATABASE_URL must be a URL starting with mysql:\/\//)
+  t.match((err as Error).message, /LOG_LEVEL must be one of info, debug \(got "loud"\)/)
+})
+
+t.test('a development default is refused in production', async (t) => {
+  const spec = { secret: env.string('OTP_SECRET', { minLength: 32, devDefault: 'x'.repeat(32) }) }
+  t.equal(readConfig(spec, {}).secret, 'x'.repeat(32))
+  const err = t.throws(() => readConfig(spec, { NODE_ENV: 'production' }))
+  t.match((err as Error).message, /OTP_SECRET must be .*required in production \(it is not set\)/)
+})
+
+t.test('the shared service settings have local defaults', async (t) => {
+  const config = readConfig(serviceConfigSpec({ port: 8001, database: 'auth' }), {})
+  t.equal(config.databaseUrl, 'mysql://root@127.0.0.1:3306/auth')
+  t.same(config.retryDelaysMs, [1000, 10000, 60000, 600000])
+})
+
+t.test('loadConfig stops the process with one line per bad variable', async (t) => {
+  const script = `
+    import { env, loadConfig } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)}
+    loadConfig({ port: env.int('PORT', { min: 1, max: 10 }) })
+    console.log('started')`
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, PORT: 'abc' },
+    encoding: 'utf8',
+  })
+  t.equal(run.status, 78)
+  t.equal(run.stdout, '')
+  t.equal(run.stderr, 'config error: PORT must be a whole number from 1 to 10 (got "abc")\n')
+})

@@ -1,0 +1,38 @@
+// The harness every test uses: a database, broker names and (see s3.ts, tokens.ts) an S3
+// endpoint and signed tokens of its own, cleaned up when the test ends.
+import { randomBytes } from 'node:crypto'
+import { dropDatabase, ensureDatabase } from '@tms/db'
+import { amqpServerUrl, mysqlServerUrl } from './infra.ts'
+
+export { eventually } from './eventually.ts'
+export { amqpServerUrl, mysqlServerUrl } from './infra.ts'
+export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts'
+
+/** The part of a tap test the harness needs: somewhere to register cleanup. */
+export interface TestContext {
+  teardown(fn: () => unknown): void
+}
+
+/** A short random name part, safe in database and queue names. */
+export function uniqueName(prefix = 't'): string {
+  return `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`
+}
+
+/** A database of the test's own, created empty and dropped when the test ends. */
+export async function createTestDatabase(t: TestContext): Promise<string> {
+  const server = new URL(await mysqlServerUrl())
+  server.pathname = `/${uniqueName()}`
+  const url = server.toString()
+  await ensureDatabase(url)
+  t.teardown(() => dropDatabase(url))
+  return url
+}
+
+/**
+ * The broker URL and a name prefix of the test's own (this RabbitMQ has no management plugin
+ * to make vhosts with). Whatever the test declares under the prefix it deletes itself, with
+ * the bus's deleteTopology.
+ */
+export async function createTestBroker(): Promise<{ url: string; prefix: string }> {
+  return { url: await amqpServerUrl(), prefix: `${uniqueName()}.` }
+}
