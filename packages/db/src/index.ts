@@ -110,7 +110,10 @@ function check(result: MigrationResultSet): string[] {
 }
 
 /** Runs every pending migration; returns what ran. Throws if one fails. */
-export async function migrateToLatest<DB>(db: Kysely<DB>, migrations: Migrations): Promise<string[]> {
+export async function migrateToLatest<DB>(
+  db: Kysely<DB>,
+  migrations: Migrations,
+): Promise<string[]> {
   return check(await migrator(db as Kysely<unknown>, migrations).migrateToLatest())
 }
 
