@@ -116,6 +116,33 @@ export const catalogue = {
 } as const
 
 export type EventType = keyof typeof catalogue
+
+/**
+ * Who consumes what: one queue per consuming service and purpose, named without the bus prefix.
+ * Every service declares all of these at start-up, so an event published before its consumer
+ * first started waits in the consumer's queue instead of being dropped.
+ */
+export const consumerQueues = {
+  'user-wallet.profiles': [
+    'auth.user.registered',
+    'auth.user.role-changed',
+    'auth.user.email-changed',
+  ],
+  'user-wallet.booking': [
+    'academic.session.requested',
+    'academic.session.rescheduled',
+    'academic.session.rejected',
+    'academic.session.cancelled',
+    'academic.session.completed',
+  ],
+  'academic.payments': [
+    'wallet.hold.placed',
+    'wallet.hold.declined',
+    'wallet.hold.released',
+    'wallet.payment.captured',
+  ],
+  'academic.users': ['auth.user.registered', 'auth.user.role-changed'],
+} as const satisfies Record<string, readonly EventType[]>
 export type EventData<T extends EventType> = Static<(typeof catalogue)[T]>
 export const eventTypes = Object.keys(catalogue) as EventType[]
 export const CURRENT_VERSION = 1

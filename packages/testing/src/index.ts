@@ -6,7 +6,25 @@ import { amqpServerUrl, mysqlServerUrl } from './infra.ts'
 
 export { eventually } from './eventually.ts'
 export { amqpServerUrl, mysqlServerUrl } from './infra.ts'
+export {
+  createTestS3,
+  type S3Source,
+  s3Client,
+  s3Server,
+  type TestS3,
+  uniqueBucketName,
+} from './s3.ts'
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts'
+export {
+  createImpostorIssuer,
+  createTestIssuer,
+  jwksPath,
+  type MintOptions,
+  type Role,
+  type TestIssuer,
+  type TestIssuerOptions,
+  type TokenClaims,
+} from './tokens.ts'
 
 /** The part of a tap test the harness needs: somewhere to register cleanup. */
 export interface TestContext {

@@ -13,7 +13,7 @@ const noInfra =
   'no test infrastructure: set TEST_MYSQL_URL and TEST_AMQP_URL to running servers ' +
   '(e.g. mysql://root@127.0.0.1:3306 and amqp://guest:guest@127.0.0.1:5672) or start a Docker engine for testcontainers'
 
-async function dockerReachable(): Promise<boolean> {
+export async function dockerReachable(): Promise<boolean> {
   try {
     const { getContainerRuntimeClient } = await import('testcontainers')
     await getContainerRuntimeClient()

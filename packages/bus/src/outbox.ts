@@ -1,0 +1,150 @@
+// The producing side: events are written to the outbox in the producer's own transaction and
+// published by a relay with publisher confirms; a row is marked sent only after the broker's
+// ack, so a crash or a broker outage at any point leads to a re-publish, never a loss.
+import { setTimeout as sleep } from 'node:timers/promises'
+import { type Envelope, type EventData, type EventType, makeEnvelope } from '@tms/contracts'
+import { transaction } from '@tms/db'
+import { currentCorrelationId, type Logger } from '@tms/logging'
+import type { ChannelWrapper } from 'amqp-connection-manager'
+import type { Kysely, Transaction } from 'kysely'
+import type { BusTables } from './migrations.ts'
+
+export async function writeToOutbox<T extends EventType>(
+  trx: Transaction<BusTables> | Kysely<BusTables>,
+  producer: string,
+  type: T,
+  data: EventData<T>,
+  options: { correlationId?: string } = {},
+): Promise<Envelope<T>> {
+  const envelope = makeEnvelope(type, data, {
+    producer,
+    correlationId: options.correlationId ?? currentCorrelationId(),
+  })
+  await trx
+    .insertInto('bus_outbox')
+    .values({
+      id: envelope.id,
+      type,
+      envelope: JSON.stringify(envelope),
+      created_at: new Date(envelope.occurred_at),
+      published_at: null,
+    })
+    .execute()
+  return envelope
+}
+
+export interface RelayOptions {
+  db: Kysely<BusTables>
+  channel: ChannelWrapper
+  exchange: string
+  logger: Logger
+  isConnected: () => boolean
+  /** Rows published per transaction. */
+  batchSize?: number
+  /** How often to look for new rows when nothing woke the relay. */
+  pollIntervalMs?: number
+  /** Test hook: runs after the broker confirmed a batch, before the rows are marked sent. */
+  afterPublish?: (envelopes: Envelope[]) => void | Promise<void>
+}
+
+export class OutboxRelay {
+  private readonly options: Required<Omit<RelayOptions, 'afterPublish'>> &
+    Pick<RelayOptions, 'afterPublish'>
+  private running = false
+  private loop: Promise<void> | undefined
+  private wakeUp: (() => void) | undefined
+  private failures = 0
+
+  constructor(options: RelayOptions) {
+    this.options = {
+      ...options,
+      batchSize: options.batchSize ?? 100,
+      pollIntervalMs: options.pollIntervalMs ?? 200,
+    }
+  }
+
+  start(): void {
+    if (this.running) return
+    this.running = true
+    this.loop = this.run()
+  }
+
+  /** Look for new rows now rather than at the next poll (called after a producer enqueues). */
+  wake(): void {
+    this.wakeUp?.()
+  }
+
+  async stop(): Promise<void> {
+    this.running = false
+    this.wake()
+    await this.loop
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let published = 0
+      try {
+        if (this.options.isConnected()) published = await this.publishBatch()
+        this.failures = 0
+      } catch (err) {
+        this.failures++
+        this.options.logger.warn(
+          { err, failures: this.failures },
+          'outbox relay: batch failed, will retry',
+        )
+      }
+      if (published === this.options.batchSize) continue
+      // Back off while the broker or the database fails; a wake() cuts the wait short.
+      const wait = Math.min(this.options.pollIntervalMs * 2 ** this.failures, 5000)
+      await new Promise<void>((resolve) => {
+        this.wakeUp = resolve
+        sleep(wait).then(resolve)
+      })
+      this.wakeUp = undefined
+    }
+  }
+
+  /**
+   * Locks a batch of unpublished rows (SKIP LOCKED, so several relay replicas share the work),
+   * publishes them, waits for every confirm, then marks them sent in the same transaction.
+   */
+  private publishBatch(): Promise<number> {
+    const { db, channel, exchange, batchSize } = this.options
+    return transaction(db, async (trx) => {
+      const rows = await trx
+        .selectFrom('bus_outbox')
+        .select(['id', 'type', 'envelope'])
+        .where('published_at', 'is', null)
+        .orderBy('seq')
+        .limit(batchSize)
+        .forUpdate()
+        .skipLocked()
+        .execute()
+      if (rows.length === 0) return 0
+      const envelopes = rows.map((row) => JSON.parse(row.envelope) as Envelope)
+      await Promise.all(
+        rows.map((row, i) =>
+          channel.publish(exchange, row.type, Buffer.from(row.envelope), {
+            persistent: true,
+            messageId: row.id,
+            type: row.type,
+            contentType: 'application/json',
+            correlationId: envelopes[i]?.correlation_id,
+            timestamp: Math.floor(Date.now() / 1000),
+          }),
+        ),
+      )
+      await this.options.afterPublish?.(envelopes)
+      await trx
+        .updateTable('bus_outbox')
+        .set({ published_at: new Date() })
+        .where(
+          'id',
+          'in',
+          rows.map((r) => r.id),
+        )
+        .execute()
+      return rows.length
+    })
+  }
+}

@@ -1,0 +1,185 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { transaction } from '@tms/db'
+import { createTestBroker, eventually, startTcpProxy } from '@tms/testing'
+import t from 'tap'
+import { applyEffect, consumer, effects, serviceDb, testBus, user } from './helpers.ts'
+
+t.test('an event committed with its change reaches the consumer once', async (t) => {
+  const broker = await createTestBroker()
+  const producerDb = await serviceDb(t)
+  const consumerDb = await serviceDb(t)
+  const producer = testBus(t, producerDb, broker)
+  const consuming = testBus(t, consumerDb, broker, { relay: { enabled: false } })
+  consuming.subscribe(consumer, applyEffect)
+  await consuming.start()
+  await producer.start()
+
+  const sent = await transaction(producerDb, (trx) =>
+    producer.enqueue(trx, 'auth.user.registered', user(1), { correlationId: 'req-42' }),
+  )
+  const rows = await eventually(async () => {
+    const r = await effects(consumerDb)
+    return r.length > 0 && r
+  })
+  t.same(
+    rows.map((r) => [r.event_id, r.applied]),
+    [[sent.id, 1]],
+  )
+  const outbox = await eventually(() =>
+    producerDb
+      .selectFrom('bus_outbox')
+      .selectAll()
+      .where('published_at', 'is not', null)
+      .executeTakeFirst(),
+  )
+  t.equal(outbox.id, sent.id, 'the outbox row is marked sent after the confirm')
+  t.equal(JSON.parse(outbox.envelope).correlation_id, 'req-42')
+  const inbox = await consumerDb.selectFrom('bus_inbox').selectAll().execute()
+  t.same(
+    inbox.map((r) => [r.consumer, r.event_id]),
+    [[consumer, sent.id]],
+  )
+})
+
+t.test('a producer transaction that rolls back publishes nothing', async (t) => {
+  const broker = await createTestBroker()
+  const producerDb = await serviceDb(t)
+  const consumerDb = await serviceDb(t)
+  const producer = testBus(t, producerDb, broker)
+  const consuming = testBus(t, consumerDb, broker, { relay: { enabled: false } })
+  consuming.subscribe(consumer, applyEffect)
+  await consuming.start()
+  await producer.start()
+
+  await t.rejects(
+    transaction(producerDb, async (trx) => {
+      await producer.enqueue(trx, 'auth.user.registered', user(1))
+      throw new Error('the change failed')
+    }),
+  )
+  // A committed event after the rolled-back one: once it has arrived, the first one would have.
+  await transaction(producerDb, (trx) => producer.enqueue(trx, 'auth.user.registered', user(2)))
+  await eventually(async () => (await effects(consumerDb)).length > 0)
+  t.same(
+    (await effects(consumerDb)).map((r) => r.username),
+    ['user_2'],
+  )
+  t.equal((await producerDb.selectFrom('bus_outbox').selectAll().execute()).length, 1)
+})
+
+t.test(
+  'an event committed while the broker is unreachable is published once it is back',
+  async (t) => {
+    const broker = await createTestBroker()
+    const target = new URL(broker.url)
+    const proxy = await startTcpProxy(target.hostname, Number(target.port || 5672))
+    t.teardown(() => proxy.close())
+    const producerDb = await serviceDb(t)
+    const consumerDb = await serviceDb(t)
+    const producer = testBus(t, producerDb, { url: proxy.url(broker.url), prefix: broker.prefix })
+    const consuming = testBus(t, consumerDb, broker, { relay: { enabled: false } })
+    consuming.subscribe(consumer, applyEffect)
+    await consuming.start()
+    await producer.start()
+
+    proxy.cut()
+    await eventually(() => !producer.isConnected(), { what: 'the producer to notice the cut' })
+    const sent = await transaction(producerDb, (trx) =>
+      producer.enqueue(trx, 'auth.user.registered', user(7)),
+    )
+    await sleep(500)
+    const pending = await producerDb.selectFrom('bus_outbox').selectAll().executeTakeFirstOrThrow()
+    t.equal(pending.published_at, null, 'not marked sent while the broker is unreachable')
+    t.equal((await effects(consumerDb)).length, 0)
+
+    proxy.restore()
+    const rows = await eventually(async () => {
+      const r = await effects(consumerDb)
+      return r.length > 0 && r
+    })
+    t.same(
+      rows.map((r) => [r.event_id, r.applied]),
+      [[sent.id, 1]],
+    )
+    await eventually(async () => {
+      const row = await producerDb
+        .selectFrom('bus_outbox')
+        .select('published_at')
+        .executeTakeFirstOrThrow()
+      return row.published_at !== null
+    })
+  },
+)
+
+t.test(
+  'a crash between publishing and marking sent yields a duplicate the consumer ignores',
+  async (t) => {
+    const broker = await createTestBroker()
+    const producerDb = await serviceDb(t)
+    const consumerDb = await serviceDb(t)
+    let crashes = 0
+    const producer = testBus(t, producerDb, broker, {
+      afterPublish() {
+        // The broker has confirmed; the process "dies" before the rows are marked sent.
+        if (crashes++ === 0) throw new Error('simulated crash after publish')
+      },
+    })
+    const consuming = testBus(t, consumerDb, broker, { relay: { enabled: false } })
+    let calls = 0
+    consuming.subscribe(consumer, async (event, trx) => {
+      calls++
+      await applyEffect(event, trx as never)
+    })
+    await consuming.start()
+    await producer.start()
+
+    await transaction(producerDb, (trx) => producer.enqueue(trx, 'auth.user.registered', user(3)))
+    await eventually(async () => {
+      const row = await producerDb
+        .selectFrom('bus_outbox')
+        .select('published_at')
+        .executeTakeFirstOrThrow()
+      return row.published_at !== null
+    })
+    t.ok(crashes >= 2, 'the batch was published twice')
+    // Both deliveries have been through the consumer once it has recorded them or ignored them.
+    await sleep(300)
+    const rows = await effects(consumerDb)
+    t.equal(rows.length, 1)
+    t.equal(rows[0]?.applied, 1, 'the duplicate changed nothing')
+    t.equal(calls, 1, 'the handler ran once')
+  },
+)
+
+t.test('old published outbox rows and inbox records are purged, recent ones kept', async (t) => {
+  const broker = await createTestBroker()
+  const db = await serviceDb(t)
+  const bus = testBus(t, db, broker, {
+    relay: { enabled: false },
+    retention: { outboxMs: 1000, inboxMs: 2000 },
+  })
+  const old = new Date(Date.now() - 5000)
+  const now = new Date()
+  await db
+    .insertInto('bus_outbox')
+    .values([
+      { id: 'a'.repeat(36), type: 't', envelope: '{}', created_at: old, published_at: old },
+      { id: 'b'.repeat(36), type: 't', envelope: '{}', created_at: old, published_at: null },
+      { id: 'c'.repeat(36), type: 't', envelope: '{}', created_at: now, published_at: now },
+    ])
+    .execute()
+  await db
+    .insertInto('bus_inbox')
+    .values([
+      { consumer, event_id: 'a'.repeat(36), handled_at: old },
+      { consumer, event_id: 'c'.repeat(36), handled_at: now },
+    ])
+    .execute()
+  t.same(await bus.purge(), { outbox: 1, inbox: 1 })
+  const outbox = await db.selectFrom('bus_outbox').select('id').orderBy('id').execute()
+  t.same(
+    outbox.map((r) => r.id[0]),
+    ['b', 'c'],
+    'unpublished rows are never purged',
+  )
+})
