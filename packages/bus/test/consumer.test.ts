@@ -84,11 +84,11 @@ t.test(
     )
     t.equal(attempts.length, 3, 'first try and one per retry step')
     const [first = 0, second = 0, third = 0] = attempts
-  const gaps = [second - first, third - second] as const
-  t.ok(gaps[0] >= 90, `first retry after ~100 ms (was ${gaps[0]})`)
-  t.ok(gaps[1] >= 390, `second retry after ~400 ms (was ${gaps[1]})`)
-  t.ok(gaps[1] > gaps[0], 'delays grow')
-  t.equal(parked.length, 1)
+    const gaps = [second - first, third - second] as const
+    t.ok(gaps[0] >= 90, `first retry after ~100 ms (was ${gaps[0]})`)
+    t.ok(gaps[1] >= 390, `second retry after ~400 ms (was ${gaps[1]})`)
+    t.ok(gaps[1] > gaps[0], 'delays grow')
+    t.equal(parked.length, 1)
     t.equal(parked[0]?.messageId, sent.id)
     t.match(parked[0]?.error, /downstream unavailable/)
     t.equal(parked[0]?.attempts, 2)
