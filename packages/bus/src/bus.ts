@@ -6,7 +6,7 @@ import type { Logger } from '@tms/logging'
 import amqp, { type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager'
 import amqplib, { type ConfirmChannel } from 'amqplib'
 import type { Kysely, Transaction } from 'kysely'
-import { Consumer, type EventHandler } from './consumer.ts'
+import { Consumer, type EventHandler, type Outcome } from './consumer.ts'
 import type { BusTables } from './migrations.ts'
 import { OutboxRelay, writeToOutbox } from './outbox.ts'
 import {
@@ -35,6 +35,8 @@ export interface BusOptions {
   retention?: { outboxMs?: number; inboxMs?: number; everyMs?: number }
   /** Milliseconds between reconnection attempts. */
   reconnectMs?: number
+  /** Called after each consumed message was settled: for metrics and benchmarks. */
+  onProcessed?: (outcome: Outcome, event: Envelope | undefined) => void
   /** Test hook, see OutboxRelay. */
   afterPublish?: (envelopes: Envelope[]) => void | Promise<void>
 }
@@ -148,6 +150,7 @@ export function createBus(options: BusOptions): Bus {
           channel: ch,
           logger: log,
           generation: () => generation,
+          onProcessed: options.onProcessed,
         })
         consumers.push(c)
         await c.start(options.prefetch ?? 10)

@@ -32,6 +32,8 @@ export interface ConsumerOptions {
   logger: Logger
   /** The channel's generation: an ack for a delivery of an earlier channel must not be sent. */
   generation: () => number
+  /** Called after a message was settled (its effect committed, or moved on), for metrics. */
+  onProcessed?: (outcome: Outcome, event: Envelope | undefined) => void
 }
 
 export type Outcome = 'handled' | 'duplicate' | 'retried' | 'dead-lettered'
@@ -69,9 +71,10 @@ export class Consumer {
     const generation = this.options.generation()
     const { logger, channel, consumer } = this.options
     try {
-      const outcome = await this.process(msg)
+      const { outcome, event } = await this.process(msg)
       logger.debug({ consumer, outcome, message_id: msg.properties.messageId }, 'event processed')
       if (generation === this.options.generation()) channel.ack(msg)
+      this.options.onProcessed?.(outcome, event)
     } catch (err) {
       // Moving the message on failed (the broker went away): it was not acked, so the broker
       // delivers it again, and the inbox makes sure it takes effect once.
@@ -79,7 +82,7 @@ export class Consumer {
     }
   }
 
-  private async process(msg: ConsumeMessage): Promise<Outcome> {
+  private async process(msg: ConsumeMessage): Promise<{ outcome: Outcome; event?: Envelope }> {
     const { logger, consumer, db, handler } = this.options
     let event: Envelope
     try {
@@ -90,9 +93,9 @@ export class Consumer {
     } catch (err) {
       logger.error({ err, consumer }, 'invalid message: dead-lettered without retry')
       await this.deadLetter(msg, err)
-      return 'dead-lettered'
+      return { outcome: 'dead-lettered' }
     }
-    return withCorrelation(event.correlation_id, async () => {
+    const outcome = await withCorrelation(event.correlation_id, async () => {
       const log = logger.child({ consumer, event_id: event.id, event_type: event.type })
       try {
         const fresh = await transaction(db, async (trx) => {
@@ -114,6 +117,7 @@ export class Consumer {
         return this.retryOrDeadLetter(msg, err, log)
       }
     })
+    return { outcome, event }
   }
 
   private async retryOrDeadLetter(

@@ -1,7 +1,7 @@
 // The harness every test uses: a database, broker names and (see s3.ts, tokens.ts) an S3
 // endpoint and signed tokens of its own, cleaned up when the test ends.
 import { randomBytes } from 'node:crypto'
-import { dropDatabase, ensureDatabase } from '@tms/db'
+import { createConnection } from 'mysql2/promise'
 import { amqpServerUrl, mysqlServerUrl } from './infra.ts'
 
 export { eventually } from './eventually.ts'
@@ -41,8 +41,18 @@ export async function createTestDatabase(t: TestContext): Promise<string> {
   const server = new URL(await mysqlServerUrl())
   server.pathname = `/${uniqueName()}`
   const url = server.toString()
-  await ensureDatabase(url)
-  t.teardown(() => dropDatabase(url))
+  const name = server.pathname.slice(1)
+  // The harness talks to the server itself rather than through @tms/db, whose own tests use it.
+  const admin = async (statement: string) => {
+    const conn = await createConnection({ uri: (await mysqlServerUrl()).toString() })
+    try {
+      await conn.query(statement)
+    } finally {
+      await conn.end()
+    }
+  }
+  await admin(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`)
+  t.teardown(() => admin(`DROP DATABASE IF EXISTS \`${name}\``))
   return url
 }
 

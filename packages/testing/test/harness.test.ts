@@ -1,24 +1,26 @@
 import net from 'node:net'
-import { createDb, sql } from '@tms/db'
+import { createConnection } from 'mysql2/promise'
 import t from 'tap'
 import { createTestBroker, createTestDatabase, eventually, startTcpProxy } from '../src/index.ts'
 
-t.test('a test database is fresh, usable and dropped at teardown', async (t) => {
+t.test('a test database is fresh, usable, binary-collated and dropped at teardown', async (t) => {
   let url = ''
   await t.test('inner', async (t) => {
     url = await createTestDatabase(t)
-    const db = createDb(url)
-    t.teardown(() => db.destroy())
-    const { rows } = await sql<{ tz: string }>`SELECT @@session.time_zone AS tz`.execute(db)
-    t.equal(rows[0]?.tz, '+00:00')
+    const conn = await createConnection({ uri: url })
+    t.teardown(() => conn.end())
+    const [rows] = await conn.query(
+      'SELECT @@collation_database AS c, COUNT(*) AS tables FROM information_schema.tables WHERE table_schema = DATABASE()',
+    )
+    t.same(rows, [{ c: 'utf8mb4_bin', tables: 0 }])
   })
   const name = new URL(url).pathname.slice(1)
   const server = new URL(url)
   server.pathname = '/'
-  const db = createDb(server.toString())
-  t.teardown(() => db.destroy())
-  const { rows } = await sql`SHOW DATABASES LIKE ${name}`.execute(db)
-  t.equal(rows.length, 0, 'dropped after the inner test ended')
+  const conn = await createConnection({ uri: server.toString() })
+  t.teardown(() => conn.end())
+  const [rows] = await conn.query('SHOW DATABASES LIKE ?', [name])
+  t.same(rows, [], 'dropped after the inner test ended')
 })
 
 t.test('broker prefixes differ between calls', async (t) => {

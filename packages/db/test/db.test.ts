@@ -1,0 +1,108 @@
+import { createTestDatabase, type TestContext } from '@tms/testing'
+import t from 'tap'
+import {
+  createDb,
+  isDuplicateKey,
+  type Kysely,
+  migrateToLatest,
+  newId,
+  sql,
+  transaction,
+} from '../src/index.ts'
+
+interface Schema {
+  item: { id: string; name: string; n: number }
+}
+
+const migrations = {
+  '0001_item': {
+    async up(db: Kysely<unknown>) {
+      await sql`CREATE TABLE item (id VARCHAR(36) PRIMARY KEY, name VARCHAR(64) NOT NULL UNIQUE, n INT NOT NULL)`.execute(
+        db,
+      )
+    },
+  },
+}
+
+async function setup(t: TestContext) {
+  const db = createDb<Schema>(await createTestDatabase(t))
+  t.teardown(() => db.destroy())
+  return db
+}
+
+t.test('migrations run once and the database compares text in binary', async (t) => {
+  const db = await setup(t)
+  t.same(await migrateToLatest(db, migrations), ['Up 0001_item'])
+  t.same(await migrateToLatest(db, migrations), [], 'a second run does nothing')
+  await db.insertInto('item').values({ id: newId(), name: 'Ada', n: 0 }).execute()
+  // utf8mb4_bin: 'ada' is a different value from 'Ada' on MariaDB and MySQL alike.
+  await db.insertInto('item').values({ id: newId(), name: 'ada', n: 0 }).execute()
+  const err = await db
+    .insertInto('item')
+    .values({ id: newId(), name: 'ada', n: 0 })
+    .execute()
+    .catch((e: unknown) => e)
+  t.ok(isDuplicateKey(err), 'a duplicate is recognised')
+})
+
+t.test('ids are unique and time-ordered', async (t) => {
+  const ids = Array.from({ length: 1000 }, () => newId())
+  t.equal(new Set(ids).size, 1000)
+  t.same([...ids].sort(), ids)
+})
+
+t.test('a deadlock is retried, so both contenders succeed', async (t) => {
+  const db = await setup(t)
+  await migrateToLatest(db, migrations)
+  await db
+    .insertInto('item')
+    .values([
+      { id: 'a', name: 'a', n: 0 },
+      { id: 'b', name: 'b', n: 0 },
+    ])
+    .execute()
+  let attempts = 0
+  let arrived = 0
+  let release!: () => void
+  const bothLocked = new Promise<void>((r) => {
+    release = r
+  })
+  // Each transaction locks one row, waits until the other has locked the other row, then asks
+  // for it: a deadlock on the first run; the retry runs alone and succeeds.
+  const contender = (first: string, second: string) =>
+    transaction(db, async (trx) => {
+      attempts++
+      await trx.updateTable('item').set({ n: sql`n + 1` }).where('id', '=', first).execute()
+      if (++arrived === 2) release()
+      await Promise.race([bothLocked, new Promise((r) => setTimeout(r, 2000))])
+      await trx.updateTable('item').set({ n: sql`n + 1` }).where('id', '=', second).execute()
+    })
+  await Promise.all([contender('a', 'b'), contender('b', 'a')])
+  t.ok(attempts >= 3, `one contender ran again (${attempts} runs)`)
+  const rows = await db.selectFrom('item').select(['id', 'n']).orderBy('id').execute()
+  t.same(rows, [
+    { id: 'a', n: 2 },
+    { id: 'b', n: 2 },
+  ])
+})
+
+t.test('other errors are not retried', async (t) => {
+  const db = await setup(t)
+  await migrateToLatest(db, migrations)
+  let runs = 0
+  await t.rejects(
+    transaction(db, async () => {
+      runs++
+      throw new Error('business rule')
+    }),
+    /business rule/,
+  )
+  t.equal(runs, 1)
+})
+
+t.test('dates round-trip in UTC', async (t) => {
+  const db = await setup(t)
+  const when = new Date('2026-12-01T09:00:00.123Z')
+  const { rows } = await sql<{ d: Date }>`SELECT CAST(${when} AS DATETIME(3)) AS d`.execute(db)
+  t.equal(rows[0]?.d.toISOString(), when.toISOString())
+})
