@@ -4,7 +4,7 @@
 // from the producer's start to the committed (or handled) effect.
 //   EVENTS=3000 CONCURRENCY=8 scripts/tms bench
 import { performance } from 'node:perf_hooks'
-import { busMigrations, createBus, exchangeName } from '@tms/bus'
+import { type BusTables, busMigrations, createBus, exchangeName } from '@tms/bus'
 import { type EventData, makeEnvelope, parseEnvelope } from '@tms/contracts'
 import { createDb, migrateToLatest, sql, transaction } from '@tms/db'
 import { createLogger } from '@tms/logging'
@@ -43,8 +43,10 @@ function report(name: string, seconds: number, latencies: number[]) {
   return perSecond
 }
 
+type BenchDb = BusTables & { effect: { event_id: string; n: number } }
+
 async function serviceDb() {
-  const db = createDb<any>(await createTestDatabase(t), { poolSize: CONCURRENCY + 4 })
+  const db = createDb<BenchDb>(await createTestDatabase(t), { poolSize: CONCURRENCY + 4 })
   t.teardown(() => db.destroy())
   await migrateToLatest(db, {
     ...busMigrations,
