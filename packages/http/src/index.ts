@@ -1,0 +1,17 @@
+export { type App, ajvOptions, type BuildOptions, buildFastify } from './app.ts'
+export { type HealthCheck, type HealthOptions, health } from './health.ts'
+export { type MetricsOptions, metrics } from './metrics.ts'
+export { bearerSecurity, type OpenApiOptions, openApi } from './openapi.ts'
+export {
+  type FieldError,
+  HttpProblem,
+  httpError,
+  PROBLEM_CONTENT_TYPE,
+  type Problem,
+  type ProblemOptions,
+  ProblemSchema,
+  problemDetails,
+  sendProblem,
+  titleOf,
+  validationErrors,
+} from './problem.ts'

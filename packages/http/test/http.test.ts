@@ -1,0 +1,268 @@
+import { Writable } from 'node:stream'
+import { createLogger } from '@tms/logging'
+import t from 'tap'
+import Type from 'typebox'
+import { bearerSecurity, buildFastify, httpError } from '../src/index.ts'
+
+const silent = createLogger({ service: 'test', level: 'silent' })
+
+async function buildApp(
+  t: { teardown(fn: () => unknown): void },
+  healthChecks: Record<string, () => Promise<unknown>> = {},
+) {
+  const app = await buildFastify({
+    service: 'test',
+    logger: silent,
+    bodyLimit: 1024,
+    healthChecks,
+    openapi: { title: 'Test API' },
+  })
+  app.post(
+    '/things',
+    {
+      schema: {
+        body: Type.Object(
+          { name: Type.String({ minLength: 3 }), tags: Type.Optional(Type.Array(Type.String())) },
+          { additionalProperties: false },
+        ),
+        response: { 201: Type.Object({ name: Type.String() }) },
+      },
+    },
+    async (request, reply) => reply.code(201).send({ name: request.body.name }),
+  )
+  app.get(
+    '/things/:id',
+    {
+      schema: {
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        security: bearerSecurity,
+      },
+    },
+    async (request) => {
+      if (request.params.id === 9) throw httpError(409, 'thing 9 is taken')
+      if (request.params.id === 13) throw new Error('database exploded')
+      return { id: request.params.id }
+    },
+  )
+  t.teardown(() => app.close())
+  return app
+}
+
+t.test('a valid body passes', async (t) => {
+  const app = await buildApp(t)
+  const res = await app.inject({ method: 'POST', url: '/things', payload: { name: 'abc' } })
+  t.equal(res.statusCode, 201)
+  t.same(res.json(), { name: 'abc' })
+})
+
+t.test('validation failures are 400 problems naming the field', async (t) => {
+  const app = await buildApp(t)
+  const cases = [
+    [{ name: 'abc', role: 'admin' }, 'role', 'is not an accepted field'],
+    [{}, 'name', 'is required'],
+    [{ name: 'ab' }, 'name', 'must NOT have fewer than 3 characters'],
+    [{ name: 'abc', tags: ['x', {}] }, 'tags[1]', 'must be string'],
+  ] as const
+  for (const [payload, field, message] of cases) {
+    const res = await app.inject({ method: 'POST', url: '/things', payload })
+    t.equal(res.statusCode, 400, JSON.stringify(payload))
+    t.match(res.headers['content-type'], /^application\/problem\+json/)
+    t.match(res.json(), {
+      type: 'about:blank',
+      title: 'Bad Request',
+      status: 400,
+      detail: 'the body is not valid',
+      errors: [{ field, message }],
+    })
+  }
+})
+
+t.test('client mistakes in the envelope get their own status, never 500', async (t) => {
+  const app = await buildApp(t)
+  const badJson = await app.inject({
+    method: 'POST',
+    url: '/things',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"name": ',
+  })
+  t.equal(badJson.statusCode, 400)
+  t.match(badJson.headers['content-type'], /problem\+json/)
+
+  const noBody = await app.inject({ method: 'POST', url: '/things' })
+  t.equal(noBody.statusCode, 400)
+
+  const wrongType = await app.inject({
+    method: 'POST',
+    url: '/things',
+    headers: { 'content-type': 'text/csv' },
+    payload: 'name\nabc',
+  })
+  t.equal(wrongType.statusCode, 415)
+  t.match(wrongType.json(), { status: 415, title: 'Unsupported Media Type' })
+
+  const text = await app.inject({
+    method: 'POST',
+    url: '/things',
+    headers: { 'content-type': 'text/plain' },
+    payload: 'abc',
+  })
+  t.equal(text.statusCode, 415)
+
+  const tooLarge = await app.inject({
+    method: 'POST',
+    url: '/things',
+    payload: { name: 'x'.repeat(2000) },
+  })
+  t.equal(tooLarge.statusCode, 413)
+  t.match(tooLarge.json(), { status: 413 })
+
+  const badParam = await app.inject({ method: 'GET', url: '/things/abc' })
+  t.equal(badParam.statusCode, 400)
+  t.match(badParam.json(), { errors: [{ field: 'id' }] })
+
+  const polluted = await app.inject({
+    method: 'POST',
+    url: '/things',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"name": "abc", "__proto__": {"admin": true}}',
+  })
+  t.equal(polluted.statusCode, 400)
+})
+
+t.test('unknown routes are 404 problems without the query string', async (t) => {
+  const app = await buildApp(t)
+  const res = await app.inject({ method: 'GET', url: '/nowhere?otp=123456' })
+  t.equal(res.statusCode, 404)
+  t.same(res.json(), {
+    type: 'about:blank',
+    title: 'Not Found',
+    status: 404,
+    detail: 'no route for GET /nowhere',
+  })
+})
+
+t.test('routes throw problems; unexpected errors are a bare 500 and logged', async (t) => {
+  const lines: Record<string, unknown>[] = []
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(chunk.toString()))
+      done()
+    },
+  })
+  const app = await buildFastify({
+    service: 'test',
+    logger: createLogger({ service: 'test', destination }),
+  })
+  app.get('/boom', async () => {
+    throw new Error('database exploded')
+  })
+  app.get('/taken', async () => {
+    throw httpError(409, 'thing 9 is taken', { headers: { 'x-why': 'taken' } })
+  })
+  t.teardown(() => app.close())
+
+  const conflict = await app.inject({ method: 'GET', url: '/taken' })
+  t.equal(conflict.statusCode, 409)
+  t.equal(conflict.headers['x-why'], 'taken')
+  t.same(conflict.json(), {
+    type: 'about:blank',
+    title: 'Conflict',
+    status: 409,
+    detail: 'thing 9 is taken',
+  })
+
+  const boom = await app.inject({ method: 'GET', url: '/boom' })
+  t.equal(boom.statusCode, 500)
+  t.equal(boom.json().detail, 'the server could not complete the request')
+  t.notMatch(boom.body, /exploded/)
+  t.ok(lines.some((l) => l.msg === 'request failed' && l.level === 50))
+})
+
+t.test('the request id comes from x-request-id and the query is not logged', async (t) => {
+  const lines: Record<string, unknown>[] = []
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(chunk.toString()))
+      done()
+    },
+  })
+  const app = await buildFastify({
+    service: 'test',
+    logger: createLogger({ service: 'test', destination }),
+  })
+  app.get('/echo', async (request) => ({ id: request.id }))
+  t.teardown(() => app.close())
+  const res = await app.inject({
+    method: 'GET',
+    url: '/echo?otp=424242',
+    headers: { 'x-request-id': 'req-1' },
+  })
+  t.same(res.json(), { id: 'req-1' })
+  t.ok(lines.some((l) => l.request_id === 'req-1'))
+  t.notMatch(JSON.stringify(lines), /424242/)
+})
+
+t.test('health: live always, ready only when every check passes', async (t) => {
+  let brokerUp = true
+  const app = await buildApp(t, {
+    database: async () => {},
+    broker: async () => {
+      if (!brokerUp) throw new Error('down')
+    },
+  })
+  const live = await app.inject({ method: 'GET', url: '/health/live' })
+  t.equal(live.statusCode, 200)
+  const ready = await app.inject({ method: 'GET', url: '/health/ready' })
+  t.equal(ready.statusCode, 200)
+  t.same(ready.json(), { status: 'ok', checks: { database: 'ok', broker: 'ok' } })
+  brokerUp = false
+  const notReady = await app.inject({ method: 'GET', url: '/health/ready' })
+  t.equal(notReady.statusCode, 503)
+  t.same(notReady.json(), { status: 'unavailable', checks: { database: 'ok', broker: 'down' } })
+})
+
+t.test('a hanging check counts as down', async (t) => {
+  const app = await buildFastify({
+    service: 'test',
+    logger: silent,
+    healthChecks: { slow: () => new Promise(() => {}) },
+    healthTimeoutMs: 50,
+  })
+  t.teardown(() => app.close())
+  const res = await app.inject({ method: 'GET', url: '/health/ready' })
+  t.equal(res.statusCode, 503)
+})
+
+t.test('metrics: default metrics and request durations by route pattern', async (t) => {
+  const app = await buildApp(t)
+  await app.inject({ method: 'GET', url: '/things/5' })
+  const res = await app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^text\/plain/)
+  t.match(res.body, /process_cpu_user_seconds_total/)
+  t.match(
+    res.body,
+    /http_request_duration_seconds_count\{service="test",method="GET",route="\/things\/:id",status_code="200"\} 1/,
+  )
+  // A second app in the same process has its own registry.
+  const other = await buildApp(t)
+  const otherMetrics = await other.inject({ method: 'GET', url: '/metrics' })
+  t.notMatch(otherMetrics.body, /route="\/things\/:id"/)
+})
+
+t.test('openapi.json describes the routes and bearer auth', async (t) => {
+  const app = await buildApp(t)
+  const res = await app.inject({ method: 'GET', url: '/openapi.json' })
+  t.equal(res.statusCode, 200)
+  const doc = res.json()
+  t.equal(doc.openapi, '3.1.0')
+  t.equal(doc.info.title, 'Test API')
+  t.same(doc.components.securitySchemes.bearerAuth, {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+  })
+  t.ok(doc.paths['/things'].post.requestBody)
+  t.same(doc.paths['/things/{id}'].get.security, bearerSecurity)
+  t.notOk(doc.paths['/metrics'], 'infrastructure routes are hidden')
+})

@@ -1,0 +1,22 @@
+export {
+  type AccessTokenPluginOptions,
+  accessTokens,
+  authenticate,
+  authenticateOptional,
+  currentUser,
+  requireRole,
+} from './plugin.ts'
+export {
+  ACCESS_TOKEN_ALGORITHM,
+  ACCESS_TOKEN_AUDIENCE,
+  ACCESS_TOKEN_TYPE,
+  type AccessTokenUser,
+  type AccessTokenVerifier,
+  createAccessTokenVerifier,
+  InvalidTokenError,
+  type KeySource,
+  KeysUnavailableError,
+  type Role,
+  roles,
+  type VerifierOptions,
+} from './verifier.ts'

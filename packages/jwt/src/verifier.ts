@@ -1,0 +1,92 @@
+// Verifies the access tokens of the SPEC: ES256 only, key chosen by `kid` from the auth
+// service's JWKS, `typ: at+jwt`, the issuer and audience of this deployment, and the claims
+// every service relies on. Anything else (a refresh token, an ID token, `alg: none`, an HMAC
+// forged with the public key) is refused.
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors,
+  type JSONWebKeySet,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose'
+
+export const ACCESS_TOKEN_ALGORITHM = 'ES256'
+export const ACCESS_TOKEN_AUDIENCE = 'tms-api'
+export const ACCESS_TOKEN_TYPE = 'at+jwt'
+export const roles = ['student', 'tutor', 'admin'] as const
+export type Role = (typeof roles)[number]
+
+/** Who made a request, as the access token says. */
+export interface AccessTokenUser {
+  id: string
+  role: Role
+  username: string
+}
+
+/** The token is not an acceptable access token: answer 401. */
+export class InvalidTokenError extends Error {
+  override name = 'InvalidTokenError'
+}
+
+/** The keys to check the token could not be fetched: not the caller's fault, answer 503. */
+export class KeysUnavailableError extends Error {
+  override name = 'KeysUnavailableError'
+}
+
+export type KeySource =
+  /** The auth service's JWKS URL, fetched and cached; refetched when an unknown kid appears. */
+  | { jwksUrl: string | URL; timeoutMs?: number }
+  /** A key set at hand (the auth service itself, tests). */
+  | { jwks: JSONWebKeySet }
+  | { getKey: JWTVerifyGetKey }
+
+export interface VerifierOptions {
+  issuer: string
+  keys: KeySource
+  /** Seconds of clock skew tolerated on `exp`. */
+  clockToleranceSeconds?: number
+  /** For tests: the time to check `exp` against. */
+  now?: () => Date
+}
+
+export type AccessTokenVerifier = (token: string) => Promise<AccessTokenUser>
+
+function keyResolver(source: KeySource): JWTVerifyGetKey {
+  if ('getKey' in source) return source.getKey
+  if ('jwks' in source) return createLocalJWKSet(source.jwks)
+  return createRemoteJWKSet(new URL(source.jwksUrl), { timeoutDuration: source.timeoutMs ?? 5000 })
+}
+
+const keyFetchFailures = new Set(['ERR_JOSE_GENERIC', 'ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID'])
+
+export function createAccessTokenVerifier(options: VerifierOptions): AccessTokenVerifier {
+  const getKey = keyResolver(options.keys)
+  return async (token) => {
+    let payload: Record<string, unknown>
+    try {
+      const result = await jwtVerify(token, getKey, {
+        algorithms: [ACCESS_TOKEN_ALGORITHM],
+        issuer: options.issuer,
+        audience: ACCESS_TOKEN_AUDIENCE,
+        typ: ACCESS_TOKEN_TYPE,
+        requiredClaims: ['sub', 'exp'],
+        clockTolerance: options.clockToleranceSeconds ?? 5,
+        currentDate: options.now?.(),
+      })
+      payload = result.payload
+    } catch (err) {
+      if (err instanceof errors.JOSEError && !keyFetchFailures.has(err.code)) {
+        throw new InvalidTokenError(err.message, { cause: err })
+      }
+      throw new KeysUnavailableError('the token signing keys could not be fetched', { cause: err })
+    }
+    const { sub, role, username } = payload
+    if (typeof sub !== 'string' || sub === '') throw new InvalidTokenError('no subject')
+    if (typeof role !== 'string' || !roles.includes(role as Role)) {
+      throw new InvalidTokenError('no valid role')
+    }
+    if (typeof username !== 'string' || username === '') throw new InvalidTokenError('no username')
+    return { id: sub, role: role as Role, username }
+  }
+}

@@ -1,0 +1,127 @@
+// The registered event reaches a consumer even when the broker was unreachable during the
+// signup: the outbox keeps it, and the relay publishes it once the connection is back.
+import { type BusTables, busMigrations, createBus } from '@tms/bus'
+import { createDb, migrateToLatest, sql } from '@tms/db'
+import { createLogger } from '@tms/logging'
+import { createTestBroker, createTestDatabase, eventually, startTcpProxy } from '@tms/testing'
+import t from 'tap'
+import { buildApp } from '../src/app.ts'
+import { migrations } from '../src/db/migrations.ts'
+import type { AuthDatabase } from '../src/db/schema.ts'
+import { createPasswordChecker } from '../src/domain/password.ts'
+import { generateSigningKeys } from '../src/keys.ts'
+import { cheapArgon2, newAccount, TestClock, testSettings } from './helpers.ts'
+
+const logger = createLogger({ service: 'auth', level: process.env.LOG_LEVEL ?? 'silent' })
+const topology = { 'test.profiles': ['auth.user.registered'] } as const
+
+interface ProfilesDb extends BusTables {
+  profile: { user_id: string; username: string; applied: number }
+}
+
+t.test('signup while the broker is cut: the event arrives once after it is back', async (t) => {
+  const broker = await createTestBroker()
+  const target = new URL(broker.url)
+  const proxy = await startTcpProxy(target.hostname, Number(target.port || 5672))
+  t.teardown(() => proxy.close())
+
+  // The auth side: its database, and a bus that reaches RabbitMQ through the proxy.
+  const authDb = createDb<AuthDatabase>(await createTestDatabase(t))
+  t.teardown(() => authDb.destroy())
+  await migrateToLatest(authDb, migrations)
+  const authBus = createBus({
+    service: 'auth',
+    url: proxy.url(broker.url),
+    prefix: broker.prefix,
+    db: authDb,
+    logger,
+    topology,
+    relay: { pollIntervalMs: 50 },
+    reconnectMs: 100,
+  })
+
+  // A consumer with an inbox, as user-wallet would have, straight to RabbitMQ.
+  const consumerDb = createDb<ProfilesDb>(await createTestDatabase(t))
+  t.teardown(() => consumerDb.destroy())
+  await migrateToLatest(consumerDb, {
+    ...busMigrations,
+    test_profile: {
+      async up(db) {
+        await sql`CREATE TABLE profile (user_id CHAR(36) PRIMARY KEY, username VARCHAR(32) NOT NULL, applied INT NOT NULL)`.execute(
+          db,
+        )
+      },
+    },
+  })
+  const consumerBus = createBus({
+    service: 'test-consumer',
+    url: broker.url,
+    prefix: broker.prefix,
+    db: consumerDb,
+    logger,
+    topology,
+    retryDelaysMs: [50],
+    relay: { enabled: false },
+  })
+  consumerBus.subscribe<ProfilesDb>('test.profiles', async (event, trx) => {
+    const data = event.data as { user_id: string; username: string }
+    await sql`INSERT INTO profile (user_id, username, applied) VALUES (${data.user_id}, ${data.username}, 1)
+              ON DUPLICATE KEY UPDATE applied = applied + 1`.execute(trx)
+  })
+  await consumerBus.start()
+  await authBus.start()
+  t.teardown(async () => {
+    await authBus.close()
+    await consumerBus.close()
+    await consumerBus.deleteTopology()
+  })
+
+  const app = await buildApp({
+    db: authDb,
+    bus: authBus,
+    clock: new TestClock(),
+    keys: await generateSigningKeys(),
+    passwords: createPasswordChecker(cheapArgon2),
+    logger,
+    settings: testSettings,
+  })
+  t.teardown(() => app.close())
+
+  proxy.cut()
+  await eventually(() => !authBus.isConnected(), { what: 'the auth bus to notice the cut' })
+  const ready = await app.inject({ method: 'GET', url: '/health/ready' })
+  t.equal(ready.statusCode, 503, 'not ready without the broker')
+
+  const res = await app.inject({ method: 'POST', url: '/auth/signup', payload: newAccount() })
+  t.equal(res.statusCode, 201, 'signup works without the broker')
+  const userId = res.json().id as string
+
+  const pending = await authDb
+    .selectFrom('bus_outbox')
+    .select('published_at')
+    .executeTakeFirstOrThrow()
+  t.equal(pending.published_at, null, 'the event waits in the outbox')
+
+  proxy.restore()
+  const profile = await eventually(
+    () =>
+      consumerDb.selectFrom('profile').selectAll().where('user_id', '=', userId).executeTakeFirst(),
+    { timeoutMs: 20_000, what: 'the profile from auth.user.registered' },
+  )
+  t.equal(profile.applied, 1)
+  await eventually(
+    async () => (await app.inject({ method: 'GET', url: '/health/ready' })).statusCode === 200,
+    {
+      what: 'ready again',
+    },
+  )
+  // Give a duplicate delivery a moment to show up, then count.
+  await new Promise((r) => setTimeout(r, 300))
+  const inbox = await consumerDb.selectFrom('bus_inbox').selectAll().execute()
+  t.equal(inbox.length, 1, 'exactly one inbox record')
+  const profiles = await consumerDb.selectFrom('profile').selectAll().execute()
+  t.same(
+    profiles.map((p) => p.applied),
+    [1],
+  )
+})
