@@ -1,13 +1,14 @@
 import type { EventData } from '@tms/contracts'
 import { createDb, type Kysely, migrateToLatest, sql } from '@tms/db'
 import { createLogger } from '@tms/logging'
-import { createTestDatabase, type TestContext } from '@tms/testing'
+import { createTestBroker, createTestDatabase, type TestContext } from '@tms/testing'
 import {
   type Bus,
   type BusOptions,
   type BusTables,
   busMigrations,
   createBus,
+  type EventHandler,
 } from '../src/index.ts'
 
 export interface EffectTable {
@@ -89,4 +90,30 @@ export function testBus(
 
 export async function effects(db: Kysely<TestDb>) {
   return db.selectFrom('effect').selectAll().orderBy('username').execute()
+}
+
+/**
+ * Two services on one broker prefix, each with its own database: a producer (relay on) and a
+ * consumer (relay off) subscribed to `consumer`. Both are started, consumer first.
+ */
+export async function producerAndConsumer(
+  t: TestContext,
+  options: {
+    producerUrl?: (brokerUrl: string) => string
+    producer?: Partial<BusOptions>
+    handler?: EventHandler<TestDb>
+  } = {},
+) {
+  const broker = await createTestBroker()
+  const producerDb = await serviceDb(t)
+  const consumerDb = await serviceDb(t)
+  const producerBroker = { ...broker, url: options.producerUrl?.(broker.url) ?? broker.url }
+  const producer = testBus(t, producerDb, producerBroker, options.producer, {
+    deleteTopology: producerBroker.url === broker.url,
+  })
+  const consuming = testBus(t, consumerDb, broker, { relay: { enabled: false } })
+  consuming.subscribe(consumer, options.handler ?? applyEffect)
+  await consuming.start()
+  await producer.start()
+  return { broker, producerDb, consumerDb, producer, consuming }
 }

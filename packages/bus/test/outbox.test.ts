@@ -2,17 +2,18 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { transaction } from '@tms/db'
 import { createTestBroker, eventually, startTcpProxy } from '@tms/testing'
 import t from 'tap'
-import { applyEffect, consumer, effects, serviceDb, testBus, user } from './helpers.ts'
+import {
+  applyEffect,
+  consumer,
+  effects,
+  producerAndConsumer,
+  serviceDb,
+  testBus,
+  user,
+} from './helpers.ts'
 
 t.test('an event committed with its change reaches the consumer once', async (t) => {
-  const broker = await createTestBroker()
-  const producerDb = await serviceDb(t)
-  const consumerDb = await serviceDb(t)
-  const producer = testBus(t, producerDb, broker)
-  const consuming = testBus(t, consumerDb, broker, { relay: { enabled: false } })
-  consuming.subscribe(consumer, applyEffect)
-  await consuming.start()
-  await producer.start()
+  const { producerDb, consumerDb, producer } = await producerAndConsumer(t)
 
   const sent = await transaction(producerDb, (trx) =>
     producer.enqueue(trx, 'auth.user.registered', user(1), { correlationId: 'req-42' }),
@@ -42,14 +43,7 @@ t.test('an event committed with its change reaches the consumer once', async (t)
 })
 
 t.test('a producer transaction that rolls back publishes nothing', async (t) => {
-  const broker = await createTestBroker()
-  const producerDb = await serviceDb(t)
-  const consumerDb = await serviceDb(t)
-  const producer = testBus(t, producerDb, broker)
-  const consuming = testBus(t, consumerDb, broker, { relay: { enabled: false } })
-  consuming.subscribe(consumer, applyEffect)
-  await consuming.start()
-  await producer.start()
+  const { producerDb, consumerDb, producer } = await producerAndConsumer(t)
 
   await t.rejects(
     transaction(producerDb, async (trx) => {
@@ -70,17 +64,12 @@ t.test('a producer transaction that rolls back publishes nothing', async (t) => 
 t.test(
   'an event committed while the broker is unreachable is published once it is back',
   async (t) => {
-    const broker = await createTestBroker()
-    const target = new URL(broker.url)
+    const target = new URL((await createTestBroker()).url)
     const proxy = await startTcpProxy(target.hostname, Number(target.port || 5672))
     t.teardown(() => proxy.close())
-    const producerDb = await serviceDb(t)
-    const consumerDb = await serviceDb(t)
-    const producer = testBus(t, producerDb, { url: proxy.url(broker.url), prefix: broker.prefix })
-    const consuming = testBus(t, consumerDb, broker, { relay: { enabled: false } })
-    consuming.subscribe(consumer, applyEffect)
-    await consuming.start()
-    await producer.start()
+    const { producerDb, consumerDb, producer } = await producerAndConsumer(t, {
+      producerUrl: (url) => proxy.url(url),
+    })
 
     proxy.cut()
     await eventually(() => !producer.isConnected(), { what: 'the producer to notice the cut' })
@@ -114,24 +103,20 @@ t.test(
 t.test(
   'a crash between publishing and marking sent yields a duplicate the consumer ignores',
   async (t) => {
-    const broker = await createTestBroker()
-    const producerDb = await serviceDb(t)
-    const consumerDb = await serviceDb(t)
     let crashes = 0
-    const producer = testBus(t, producerDb, broker, {
-      afterPublish() {
-        // The broker has confirmed; the process "dies" before the rows are marked sent.
-        if (crashes++ === 0) throw new Error('simulated crash after publish')
+    let calls = 0
+    const { producerDb, consumerDb, producer } = await producerAndConsumer(t, {
+      producer: {
+        afterPublish() {
+          // The broker has confirmed; the process "dies" before the rows are marked sent.
+          if (crashes++ === 0) throw new Error('simulated crash after publish')
+        },
+      },
+      async handler(event, trx) {
+        calls++
+        await applyEffect(event, trx as never)
       },
     })
-    const consuming = testBus(t, consumerDb, broker, { relay: { enabled: false } })
-    let calls = 0
-    consuming.subscribe(consumer, async (event, trx) => {
-      calls++
-      await applyEffect(event, trx as never)
-    })
-    await consuming.start()
-    await producer.start()
 
     await transaction(producerDb, (trx) => producer.enqueue(trx, 'auth.user.registered', user(3)))
     await eventually(async () => {
