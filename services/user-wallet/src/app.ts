@@ -1,0 +1,50 @@
+// The user-wallet service's HTTP app, built from injected dependencies: main.ts passes the real
+// ones, tests a database of their own and a verifier for their test issuer.
+import { type App, buildFastify } from '@tms/http'
+import { type AccessTokenVerifier, accessTokens } from '@tms/jwt'
+import type { Logger } from '@tms/logging'
+import { type Kysely, sql } from 'kysely'
+import type { WalletDatabase } from './db/schema.ts'
+import { rootRoutes } from './routes/root.ts'
+import { userRoutes } from './routes/users.ts'
+
+export interface AppSettings {
+  currency: string
+  trustProxy?: boolean | string
+}
+
+export interface AppDeps {
+  db: Kysely<WalletDatabase>
+  verifyAccessToken: AccessTokenVerifier
+  settings: AppSettings
+  /** For readiness: whether the broker connection is up. */
+  brokerConnected?: () => boolean
+  logger?: Logger
+  logLevel?: string
+}
+
+export type RouteDeps = AppDeps
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const app = await buildFastify({
+    service: 'user-wallet',
+    logger: deps.logger,
+    logLevel: deps.logLevel,
+    trustProxy: deps.settings.trustProxy,
+    healthChecks: {
+      database: () => sql`SELECT 1`.execute(deps.db),
+      broker: async () => {
+        if (deps.brokerConnected && !deps.brokerConnected()) throw new Error('not connected')
+      },
+    },
+    openapi: {
+      title: 'Tutor Management System: users and wallets',
+      description: 'User profiles and the double-entry wallet ledger.',
+      tokenUrl: '/auth/login',
+    },
+  })
+  await app.register(accessTokens, { verify: deps.verifyAccessToken })
+  await app.register(rootRoutes)
+  await app.register(userRoutes, { prefix: '/user', deps })
+  return app
+}

@@ -1,0 +1,28 @@
+import { type ConfigOf, env, serviceConfigSpec } from '@tms/config'
+
+export const configSpec = {
+  ...serviceConfigSpec({ port: 8002, database: 'wallet' }),
+  /** `iss` of the access tokens the auth service signs. */
+  jwtIssuer: env.string('JWT_ISSUER', { default: 'tms' }),
+  /** Where the auth service publishes its public signing keys. */
+  jwksUrl: env.url('JWKS_URL', {
+    protocols: ['http:', 'https:'],
+    default: 'http://127.0.0.1:8001/auth/.well-known/jwks.json',
+  }),
+  /** The deployment's one currency, a lowercase ISO 4217 code. */
+  currency: env.oneOf('CURRENCY', currencyCodes(), { default: 'usd' }),
+  trustProxy: env.string('TRUST_PROXY', { default: 'loopback' }),
+}
+
+/** Lowercase ISO 4217 codes the runtime knows. */
+function currencyCodes(): string[] {
+  return Intl.supportedValuesOf('currency').map((c) => c.toLowerCase())
+}
+
+export type WalletConfig = ConfigOf<typeof configSpec>
+
+export function trustProxySetting(value: string): boolean | string {
+  if (value === 'true') return true
+  if (value === 'false') return false
+  return value
+}

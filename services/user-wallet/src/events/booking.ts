@@ -1,0 +1,233 @@
+// 'user-wallet.booking': the wallet's side of the booking saga. Each event runs in the bus's
+// transaction with its inbox record; the session's hold row is locked first, so two events of
+// one session never interleave, and the pure rules of domain/booking.ts decide the step.
+import type { Bus } from '@tms/bus'
+import type { Envelope, EventData } from '@tms/contracts'
+import type { Transaction } from '@tms/db'
+import type { SessionHoldTable, WalletDatabase } from '../db/schema.ts'
+import { type BookingEvent, type HoldState, nextStep } from '../domain/booking.ts'
+import { capture, hold, InsufficientFundsError, release } from '../domain/ledger.ts'
+import { post, walletBalance } from '../ledger.ts'
+
+type Trx = Transaction<WalletDatabase>
+export type EventPublisher = Pick<Bus, 'enqueue'>
+
+/** Thrown to have the bus retry later: the event cannot be decided yet. */
+export class NotYetError extends Error {
+  override name = 'NotYetError'
+}
+
+function bookingEvent(event: Envelope): { sessionId: string; event: BookingEvent } | undefined {
+  switch (event.type) {
+    case 'academic.session.requested': {
+      const d = event.data as EventData<'academic.session.requested'>
+      return {
+        sessionId: d.session_id,
+        event: { type: 'requested', revision: d.revision, studentId: d.student_id, price: d.price },
+      }
+    }
+    case 'academic.session.rescheduled': {
+      const d = event.data as EventData<'academic.session.rescheduled'>
+      return {
+        sessionId: d.session_id,
+        event: { type: 'rescheduled', revision: d.revision, price: d.price },
+      }
+    }
+    case 'academic.session.rejected':
+    case 'academic.session.cancelled': {
+      const d = event.data as EventData<'academic.session.cancelled'>
+      return { sessionId: d.session_id, event: { type: 'ended', studentId: d.student_id } }
+    }
+    case 'academic.session.completed': {
+      const d = event.data as EventData<'academic.session.completed'>
+      return {
+        sessionId: d.session_id,
+        event: {
+          type: 'completed',
+          studentId: d.student_id,
+          tutorId: d.tutor_id,
+          price: d.price,
+          fee: d.fee,
+        },
+      }
+    }
+    default:
+      return undefined
+  }
+}
+
+function stateOf(row: SessionHoldTable | undefined): HoldState | undefined {
+  if (!row) return undefined
+  return {
+    status: row.status,
+    studentId: row.student_id,
+    revision: row.revision,
+    amount: Number(row.amount),
+  }
+}
+
+async function saveState(trx: Trx, sessionId: string, exists: boolean, state: HoldState) {
+  const row = {
+    student_id: state.studentId,
+    revision: state.revision,
+    amount: state.amount,
+    status: state.status,
+    updated_at: new Date(),
+  }
+  if (exists) {
+    await trx.updateTable('session_hold').set(row).where('session_id', '=', sessionId).execute()
+  } else {
+    // A concurrent first event of the same session makes this a duplicate key: the bus's
+    // transaction then fails and the event is retried, finding the row.
+    await trx
+      .insertInto('session_hold')
+      .values({ session_id: sessionId, ...row })
+      .execute()
+  }
+}
+
+export async function handleBookingEvent(
+  bus: EventPublisher,
+  event: Envelope,
+  trx: Trx,
+): Promise<void> {
+  const parsed = bookingEvent(event)
+  if (!parsed) return
+  const { sessionId } = parsed
+  const row = await trx
+    .selectFrom('session_hold')
+    .selectAll()
+    .where('session_id', '=', sessionId)
+    .forUpdate()
+    .executeTakeFirst()
+  const state = stateOf(row)
+  const step = nextStep(state, parsed.event)
+  const exists = row !== undefined
+  const meta = { sessionId }
+
+  switch (step.action) {
+    case 'ignore':
+      return
+    case 'wait':
+      throw new NotYetError(`session ${sessionId}: ${step.why}`)
+    case 'record':
+    case 'close':
+      await saveState(trx, sessionId, exists, step.state)
+      return
+    case 'hold': {
+      const { studentId, revision, amount } = step
+      try {
+        await post(trx, hold(studentId, amount), meta)
+      } catch (err) {
+        if (!(err instanceof InsufficientFundsError)) throw err
+        await saveState(trx, sessionId, exists, {
+          status: 'declined',
+          studentId,
+          revision,
+          amount: 0,
+        })
+        const { available_balance } = await walletBalance(trx, studentId)
+        await bus.enqueue(trx, 'wallet.hold.declined', {
+          session_id: sessionId,
+          revision,
+          student_id: studentId,
+          amount,
+          available_balance,
+        })
+        return
+      }
+      await saveState(trx, sessionId, exists, { status: 'open', studentId, revision, amount })
+      const { available_balance } = await walletBalance(trx, studentId)
+      await bus.enqueue(trx, 'wallet.hold.placed', {
+        session_id: sessionId,
+        revision,
+        student_id: studentId,
+        amount,
+        available_balance,
+      })
+      return
+    }
+    case 'adjust': {
+      const { studentId, revision, from, to } = step
+      try {
+        if (to > from) await post(trx, hold(studentId, to - from), meta)
+        else if (to < from) await post(trx, release(studentId, from - to), meta)
+      } catch (err) {
+        if (!(err instanceof InsufficientFundsError)) throw err
+        // The new price cannot be covered: the session will be cancelled, so the old hold
+        // goes back to the student now.
+        await post(trx, release(studentId, from), meta)
+        await saveState(trx, sessionId, exists, {
+          status: 'declined',
+          studentId,
+          revision,
+          amount: 0,
+        })
+        const { available_balance } = await walletBalance(trx, studentId)
+        await bus.enqueue(trx, 'wallet.hold.declined', {
+          session_id: sessionId,
+          revision,
+          student_id: studentId,
+          amount: to,
+          available_balance,
+        })
+        return
+      }
+      await saveState(trx, sessionId, exists, { status: 'open', studentId, revision, amount: to })
+      const { available_balance } = await walletBalance(trx, studentId)
+      await bus.enqueue(trx, 'wallet.hold.placed', {
+        session_id: sessionId,
+        revision,
+        student_id: studentId,
+        amount: to,
+        available_balance,
+      })
+      return
+    }
+    case 'release': {
+      const { studentId, revision, amount } = step
+      await post(trx, release(studentId, amount), meta)
+      await saveState(trx, sessionId, exists, {
+        status: 'released',
+        studentId,
+        revision,
+        amount: 0,
+      })
+      const { available_balance } = await walletBalance(trx, studentId)
+      await bus.enqueue(trx, 'wallet.hold.released', {
+        session_id: sessionId,
+        revision,
+        student_id: studentId,
+        amount,
+        available_balance,
+      })
+      return
+    }
+    case 'capture': {
+      const { studentId, tutorId, revision, held, price, fee } = step
+      const posted = await post(trx, capture(studentId, tutorId, price, fee), meta)
+      if (held > price) await post(trx, release(studentId, held - price), meta)
+      await saveState(trx, sessionId, exists, {
+        status: 'captured',
+        studentId,
+        revision,
+        amount: 0,
+      })
+      await bus.enqueue(trx, 'wallet.payment.captured', {
+        session_id: sessionId,
+        student_id: studentId,
+        tutor_id: tutorId,
+        price,
+        fee,
+        transaction_id: posted.transactionId,
+      })
+      return
+    }
+  }
+}
+
+export function subscribeBooking(bus: Pick<Bus, 'subscribe' | 'enqueue'>): void {
+  bus.subscribe<WalletDatabase>('user-wallet.booking', (event, trx) =>
+    handleBookingEvent(bus, event, trx as Trx),
+  )
+}

@@ -1,0 +1,68 @@
+// The user-wallet service process: configuration, database and migrations, the bus and its
+// consumers, the HTTP server, and a graceful shutdown of all of them.
+import { createBus } from '@tms/bus'
+import { loadConfig } from '@tms/config'
+import { createDb, ensureDatabase, migrateToLatest } from '@tms/db'
+import { createAccessTokenVerifier } from '@tms/jwt'
+import { createLogger } from '@tms/logging'
+import closeWithGrace from 'close-with-grace'
+import { buildApp } from './app.ts'
+import { configSpec, trustProxySetting } from './config.ts'
+import { migrations } from './db/migrations.ts'
+import type { WalletDatabase } from './db/schema.ts'
+import { IDEMPOTENCY_TTL_MS } from './domain/idempotency.ts'
+import { subscribeBooking } from './events/booking.ts'
+import { subscribeProfiles } from './events/profiles.ts'
+import { purgeIdempotencyKeys } from './idempotency.ts'
+
+const config = loadConfig(configSpec)
+const logger = createLogger({ service: 'user-wallet', level: config.logLevel })
+
+await ensureDatabase(config.databaseUrl)
+const db = createDb<WalletDatabase>(config.databaseUrl)
+for (const step of await migrateToLatest(db, migrations)) logger.info({ step }, 'migrated')
+
+const bus = createBus({
+  service: 'user-wallet',
+  url: config.amqpUrl,
+  prefix: config.busPrefix,
+  db,
+  logger,
+  retryDelaysMs: config.retryDelaysMs,
+})
+subscribeProfiles(bus)
+subscribeBooking(bus)
+
+const app = await buildApp({
+  db,
+  verifyAccessToken: createAccessTokenVerifier({
+    issuer: config.jwtIssuer,
+    keys: { jwksUrl: config.jwksUrl },
+  }),
+  settings: { currency: config.currency, trustProxy: trustProxySetting(config.trustProxy) },
+  brokerConnected: () => bus.isConnected(),
+  logger,
+})
+
+const purgeTimer = setInterval(
+  () => {
+    purgeIdempotencyKeys(db, new Date(Date.now() - IDEMPOTENCY_TTL_MS)).catch((err) =>
+      logger.warn({ err }, 'idempotency key purge failed'),
+    )
+  },
+  60 * 60 * 1000,
+)
+purgeTimer.unref()
+
+closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  if (err) logger.error({ err }, 'shutting down after an error')
+  else logger.info({ signal }, 'shutting down')
+  clearInterval(purgeTimer)
+  await app.close()
+  await bus.close()
+  await db.destroy()
+})
+
+// The broker may be down at start-up: requests are served and events wait in the broker.
+bus.start().catch((err) => logger.error({ err }, 'the bus did not start'))
+await app.listen({ host: config.host, port: config.port })
