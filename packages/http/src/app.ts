@@ -10,6 +10,7 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify'
+import Type from 'typebox'
 import { type HealthCheck, health } from './health.ts'
 import { metrics } from './metrics.ts'
 import { type OpenApiOptions, openApi } from './openapi.ts'
@@ -79,5 +80,17 @@ export async function buildFastify(options: BuildOptions): Promise<App> {
     timeoutMs: options.healthTimeoutMs,
   })
   await app.register(metrics, { service: options.service })
+  // The SPEC's root check, the same on every service.
+  app.get(
+    '/',
+    {
+      schema: {
+        summary: 'Root check',
+        tags: ['health'],
+        response: { 200: Type.Object({ status: Type.Literal('ok'), service: Type.String() }) },
+      },
+    },
+    async () => ({ status: 'ok' as const, service: options.service }),
+  )
   return app
 }

@@ -12,7 +12,6 @@ import type { EventOutbox } from './events/publish.ts'
 import type { SigningKeys } from './keys.ts'
 import { RateLimiter, type RateLimits } from './rate-limit.ts'
 import { authRoutes } from './routes/auth.ts'
-import { rootRoutes } from './routes/root.ts'
 
 export interface AppSettings {
   jwtIssuer: string
@@ -76,7 +75,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       perAddress: limiter(deps.settings.rateLimitPerAddress),
     },
   }
-  await app.register(rootRoutes)
   await app.register(authRoutes, { prefix: '/auth', deps: routeDeps })
   return app
 }

@@ -5,7 +5,6 @@ import { type AccessTokenVerifier, accessTokens } from '@tms/jwt'
 import type { Logger } from '@tms/logging'
 import { type Kysely, sql } from 'kysely'
 import type { WalletDatabase } from './db/schema.ts'
-import { rootRoutes } from './routes/root.ts'
 import { userRoutes } from './routes/users.ts'
 
 export interface AppSettings {
@@ -44,7 +43,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
   })
   await app.register(accessTokens, { verify: deps.verifyAccessToken })
-  await app.register(rootRoutes)
   await app.register(userRoutes, { prefix: '/user', deps })
   return app
 }
