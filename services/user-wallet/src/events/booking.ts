@@ -105,6 +105,23 @@ export async function handleBookingEvent(
   const exists = row !== undefined
   const meta = { sessionId }
 
+  /** Saves the session's new hold state and announces it with the student's balance. */
+  const settle = async (
+    state: HoldState & { studentId: string },
+    type: 'wallet.hold.placed' | 'wallet.hold.declined' | 'wallet.hold.released',
+    amount: number,
+  ) => {
+    await saveState(trx, sessionId, exists, state)
+    const { available_balance } = await walletBalance(trx, state.studentId)
+    await bus.enqueue(trx, type, {
+      session_id: sessionId,
+      revision: state.revision,
+      student_id: state.studentId,
+      amount,
+      available_balance,
+    })
+  }
+
   switch (step.action) {
     case 'ignore':
       return
@@ -120,31 +137,11 @@ export async function handleBookingEvent(
         await post(trx, hold(studentId, amount), meta)
       } catch (err) {
         if (!(err instanceof InsufficientFundsError)) throw err
-        await saveState(trx, sessionId, exists, {
-          status: 'declined',
-          studentId,
-          revision,
-          amount: 0,
-        })
-        const { available_balance } = await walletBalance(trx, studentId)
-        await bus.enqueue(trx, 'wallet.hold.declined', {
-          session_id: sessionId,
-          revision,
-          student_id: studentId,
-          amount,
-          available_balance,
-        })
+        const declined = { status: 'declined', studentId, revision, amount: 0 } as const
+        await settle(declined, 'wallet.hold.declined', amount)
         return
       }
-      await saveState(trx, sessionId, exists, { status: 'open', studentId, revision, amount })
-      const { available_balance } = await walletBalance(trx, studentId)
-      await bus.enqueue(trx, 'wallet.hold.placed', {
-        session_id: sessionId,
-        revision,
-        student_id: studentId,
-        amount,
-        available_balance,
-      })
+      await settle({ status: 'open', studentId, revision, amount }, 'wallet.hold.placed', amount)
       return
     }
     case 'adjust': {
@@ -157,50 +154,18 @@ export async function handleBookingEvent(
         // The new price cannot be covered: the session will be cancelled, so the old hold
         // goes back to the student now.
         await post(trx, release(studentId, from), meta)
-        await saveState(trx, sessionId, exists, {
-          status: 'declined',
-          studentId,
-          revision,
-          amount: 0,
-        })
-        const { available_balance } = await walletBalance(trx, studentId)
-        await bus.enqueue(trx, 'wallet.hold.declined', {
-          session_id: sessionId,
-          revision,
-          student_id: studentId,
-          amount: to,
-          available_balance,
-        })
+        const declined = { status: 'declined', studentId, revision, amount: 0 } as const
+        await settle(declined, 'wallet.hold.declined', to)
         return
       }
-      await saveState(trx, sessionId, exists, { status: 'open', studentId, revision, amount: to })
-      const { available_balance } = await walletBalance(trx, studentId)
-      await bus.enqueue(trx, 'wallet.hold.placed', {
-        session_id: sessionId,
-        revision,
-        student_id: studentId,
-        amount: to,
-        available_balance,
-      })
+      await settle({ status: 'open', studentId, revision, amount: to }, 'wallet.hold.placed', to)
       return
     }
     case 'release': {
       const { studentId, revision, amount } = step
       await post(trx, release(studentId, amount), meta)
-      await saveState(trx, sessionId, exists, {
-        status: 'released',
-        studentId,
-        revision,
-        amount: 0,
-      })
-      const { available_balance } = await walletBalance(trx, studentId)
-      await bus.enqueue(trx, 'wallet.hold.released', {
-        session_id: sessionId,
-        revision,
-        student_id: studentId,
-        amount,
-        available_balance,
-      })
+      const released = { status: 'released', studentId, revision, amount: 0 } as const
+      await settle(released, 'wallet.hold.released', amount)
       return
     }
     case 'capture': {
