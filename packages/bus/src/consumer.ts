@@ -36,6 +36,9 @@ export interface ConsumerOptions {
   onProcessed?: (outcome: Outcome, event: Envelope | undefined) => void
 }
 
+/** How the bus runs a handler's transaction; tests that call handlers directly use it too. */
+export const consumerTransaction = { isolationLevel: 'read committed' } as const
+
 export type Outcome = 'handled' | 'duplicate' | 'retried' | 'dead-lettered'
 
 function errorText(err: unknown): string {
@@ -98,19 +101,26 @@ export class Consumer {
     const outcome = await withCorrelation(event.correlation_id, async () => {
       const log = logger.child({ consumer, event_id: event.id, event_type: event.type })
       try {
-        const fresh = await transaction(db, async (trx) => {
-          try {
-            await trx
-              .insertInto('bus_inbox')
-              .values({ consumer, event_id: event.id, handled_at: new Date() })
-              .execute()
-          } catch (err) {
-            if (isDuplicateKey(err)) return false
-            throw err
-          }
-          await handler(event, trx as never)
-          return true
-        })
+        // READ COMMITTED: handlers lock what they read (SELECT … FOR UPDATE), and a locking read
+        // of a row that does not exist yet then takes no gap lock, which under REPEATABLE READ
+        // deadlocks concurrent first events of different keys against each other.
+        const fresh = await transaction(
+          db,
+          async (trx) => {
+            try {
+              await trx
+                .insertInto('bus_inbox')
+                .values({ consumer, event_id: event.id, handled_at: new Date() })
+                .execute()
+            } catch (err) {
+              if (isDuplicateKey(err)) return false
+              throw err
+            }
+            await handler(event, trx as never)
+            return true
+          },
+          consumerTransaction,
+        )
         if (!fresh) log.info('duplicate delivery ignored')
         return fresh ? 'handled' : 'duplicate'
       } catch (err) {

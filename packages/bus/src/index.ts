@@ -1,5 +1,5 @@
 export { type Bus, type BusOptions, createBus } from './bus.ts'
-export { type EventHandler, headers, type Outcome } from './consumer.ts'
+export { consumerTransaction, type EventHandler, headers, type Outcome } from './consumer.ts'
 export { type DeadLetter, listDeadLetters, replayDeadLetters } from './dead-letters.ts'
 export { type BusTables, busMigrations, type InboxTable, type OutboxTable } from './migrations.ts'
 export { consumerNames, exchangeName } from './topology.ts'

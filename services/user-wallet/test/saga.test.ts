@@ -1,5 +1,6 @@
 // The booking saga through the real broker: academic events published as the academic
 // service would, some twice and out of order; after each test the ledger's invariants hold.
+import { consumerTransaction } from '@tms/bus'
 import { makeEnvelope } from '@tms/contracts'
 import { type Kysely, transaction } from '@tms/db'
 import { eventually } from '@tms/testing'
@@ -249,15 +250,19 @@ t.test('100 concurrent holds of 1 against 50: 50 placed, 50 declined', async (t)
   }
   await Promise.all(
     Array.from({ length: 100 }, (_, i) =>
-      transaction(db, async (trx) => {
-        await handleBookingEvent(
-          bus as never,
-          makeEnvelope('academic.session.requested', requested(`c${i}`, 1), {
-            producer: 'academic',
-          }),
-          trx,
-        )
-      }),
+      transaction(
+        db,
+        async (trx) => {
+          await handleBookingEvent(
+            bus as never,
+            makeEnvelope('academic.session.requested', requested(`c${i}`, 1), {
+              producer: 'academic',
+            }),
+            trx,
+          )
+        },
+        consumerTransaction,
+      ),
     ),
   )
   const rows = await db.selectFrom('session_hold').select('status').execute()
