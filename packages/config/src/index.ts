@@ -123,6 +123,18 @@ export const env = {
       options,
     )
   },
+  /**
+   * Which proxies' X-Forwarded-For to believe (Fastify's trustProxy): `true`, `false`, or
+   * addresses and ranges such as `loopback` or `10.0.0.0/8,127.0.0.1`.
+   */
+  trustProxy(variable: string, options: FieldOptions<boolean | string> = {}) {
+    return field<boolean | string>(
+      variable,
+      'true, false, or comma-separated addresses or ranges',
+      (raw) => (raw === 'true' ? true : raw === 'false' ? false : raw),
+      options,
+    )
+  },
   oneOf<const T extends string>(
     variable: string,
     values: readonly T[],
@@ -204,5 +216,9 @@ export function serviceConfigSpec(defaults: { port: number; database: string }) 
       default: [1000, 10000, 60000, 600000],
     }),
     dataDir: env.string('DATA_DIR', { default: '.data' }),
+    /** `iss` of the access tokens the auth service signs; every service checks it. */
+    jwtIssuer: env.string('JWT_ISSUER', { default: 'tms' }),
+    /** The proxies in front (the gateway), whose X-Forwarded-For gives the client address. */
+    trustProxy: env.trustProxy('TRUST_PROXY', { default: 'loopback' }),
   }
 }

@@ -45,6 +45,19 @@ t.test('the shared service settings have local defaults', async (t) => {
   const config = readConfig(serviceConfigSpec({ port: 8001, database: 'auth' }), {})
   t.equal(config.databaseUrl, 'mysql://root@127.0.0.1:3306/auth')
   t.same(config.retryDelaysMs, [1000, 10000, 60000, 600000])
+  t.equal(config.trustProxy, 'loopback')
+  t.equal(config.jwtIssuer, 'tms')
+})
+
+t.test('TRUST_PROXY is a boolean or a list of addresses', async (t) => {
+  const spec = { trustProxy: env.trustProxy('TRUST_PROXY') }
+  t.equal(readConfig(spec, { TRUST_PROXY: 'true' }).trustProxy, true)
+  t.equal(readConfig(spec, { TRUST_PROXY: 'false' }).trustProxy, false)
+  t.equal(
+    readConfig(spec, { TRUST_PROXY: '10.0.0.0/8,127.0.0.1' }).trustProxy,
+    '10.0.0.0/8,127.0.0.1',
+  )
+  t.throws(() => readConfig(spec, {}), /TRUST_PROXY must be true, false, or comma-separated/)
 })
 
 t.test('loadConfig stops the process with one line per bad variable', async (t) => {

@@ -118,6 +118,27 @@ export async function migrateToLatest<DB>(
 }
 
 /**
+ * What a service does at start-up: creates its database when missing, connects, and runs the
+ * pending migrations, logging each.
+ */
+export async function openDatabase<DB>(
+  url: string,
+  migrations: Migrations,
+  logger?: { info(obj: object, msg: string): void },
+  options: DbOptions = {},
+): Promise<Kysely<DB>> {
+  await ensureDatabase(url)
+  const db = createDb<DB>(url, options)
+  try {
+    for (const step of await migrateToLatest(db, migrations)) logger?.info({ step }, 'migrated')
+  } catch (err) {
+    await db.destroy()
+    throw err
+  }
+  return db
+}
+
+/**
  * The migration command every service exposes (`pnpm migrate [latest|down|status]`):
  * creates the database when missing, then acts and prints what it did.
  */

@@ -2,10 +2,12 @@ import { createTestDatabase, type TestContext } from '@tms/testing'
 import t from 'tap'
 import {
   createDb,
+  dropDatabase,
   isDuplicateKey,
   type Kysely,
   migrateToLatest,
   newId,
+  openDatabase,
   sql,
   transaction,
 } from '../src/index.ts'
@@ -43,6 +45,23 @@ t.test('migrations run once and the database compares text in binary', async (t)
     .execute()
     .catch((e: unknown) => e)
   t.ok(isDuplicateKey(err), 'a duplicate is recognised')
+})
+
+t.test('openDatabase creates, connects and migrates, logging each step', async (t) => {
+  const url = await createTestDatabase(t)
+  const steps: unknown[] = []
+  const logger = { info: (obj: object) => steps.push(obj) }
+  // A database that does not exist yet is created (the test's own name with a suffix).
+  const fresh = `${url}_open`
+  t.teardown(() => dropDatabase(fresh))
+  const db = await openDatabase<Schema>(fresh, migrations, logger)
+  t.teardown(() => db.destroy())
+  t.same(steps, [{ step: 'Up 0001_item' }])
+  await db.insertInto('item').values({ id: 'x', name: 'x', n: 1 }).execute()
+  t.equal((await db.selectFrom('item').selectAll().execute()).length, 1)
+  const again = await openDatabase<Schema>(fresh, migrations, logger)
+  await again.destroy()
+  t.equal(steps.length, 1, 'nothing left to migrate the second time')
 })
 
 t.test('ids are unique and time-ordered', async (t) => {

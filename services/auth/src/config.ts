@@ -3,8 +3,6 @@ import { OWASP_ARGON2 } from './domain/password.ts'
 
 export const configSpec = {
   ...serviceConfigSpec({ port: 8001, database: 'auth' }),
-  /** `iss` of the access tokens; every service checks it. */
-  jwtIssuer: env.string('JWT_ISSUER', { default: 'tms' }),
   /** PEM (PKCS#8) of the ES256 signing key, or a file holding it. */
   jwtPrivateKey: env.optional(env.string('JWT_PRIVATE_KEY')),
   jwtPrivateKeyFile: env.optional(env.string('JWT_PRIVATE_KEY_FILE')),
@@ -23,8 +21,6 @@ export const configSpec = {
   rateLimitWindowMs: env.int('RATE_LIMIT_WINDOW_MS', { min: 1, default: 15 * 60 * 1000 }),
   rateLimitPerAccount: env.int('RATE_LIMIT_PER_ACCOUNT', { min: 1, default: 10 }),
   rateLimitPerAddress: env.int('RATE_LIMIT_PER_ADDRESS', { min: 1, default: 100 }),
-  /** Proxies whose X-Forwarded-For is believed (the gateway): `true`, `false` or addresses. */
-  trustProxy: env.string('TRUST_PROXY', { default: 'loopback' }),
   smtpUrl: env.optional(env.url('SMTP_URL', { protocols: ['smtp:', 'smtps:'] })),
   mailFrom: env.string('MAIL_FROM', { default: 'Tutor Management System <no-reply@localhost>' }),
   mailPollMs: env.int('MAIL_POLL_MS', { min: 10, default: 1000 }),
@@ -54,10 +50,4 @@ export function configProblems(config: AuthConfig): string[] {
     )
   }
   return problems
-}
-
-export function trustProxySetting(value: string): boolean | string {
-  if (value === 'true') return true
-  if (value === 'false') return false
-  return value
 }

@@ -3,13 +3,13 @@
 import path from 'node:path'
 import { createBus } from '@tms/bus'
 import { loadConfig } from '@tms/config'
-import { createDb, ensureDatabase, migrateToLatest } from '@tms/db'
+import { openDatabase } from '@tms/db'
 import { createLogger } from '@tms/logging'
 import closeWithGrace from 'close-with-grace'
 import { ensureAdmin } from './admin.ts'
 import { buildApp } from './app.ts'
 import { systemClock } from './clock.ts'
-import { configProblems, configSpec, trustProxySetting } from './config.ts'
+import { configProblems, configSpec } from './config.ts'
 import { migrations } from './db/migrations.ts'
 import type { AuthDatabase } from './db/schema.ts'
 import { createPasswordChecker } from './domain/password.ts'
@@ -47,9 +47,7 @@ if (keys.generated) {
   )
 }
 
-await ensureDatabase(config.databaseUrl)
-const db = createDb<AuthDatabase>(config.databaseUrl)
-for (const step of await migrateToLatest(db, migrations)) logger.info({ step }, 'migrated')
+const db = await openDatabase<AuthDatabase>(config.databaseUrl, migrations, logger)
 
 const bus = createBus({
   service: 'auth',
@@ -79,7 +77,7 @@ const app = await buildApp({
   keys,
   passwords,
   logger,
-  settings: { ...config, trustProxy: trustProxySetting(config.trustProxy) },
+  settings: config,
 })
 
 const mailSender = new MailSender({

@@ -2,8 +2,6 @@ import { type ConfigOf, env, serviceConfigSpec } from '@tms/config'
 
 export const configSpec = {
   ...serviceConfigSpec({ port: 8002, database: 'wallet' }),
-  /** `iss` of the access tokens the auth service signs. */
-  jwtIssuer: env.string('JWT_ISSUER', { default: 'tms' }),
   /** Where the auth service publishes its public signing keys. */
   jwksUrl: env.url('JWKS_URL', {
     protocols: ['http:', 'https:'],
@@ -11,7 +9,6 @@ export const configSpec = {
   }),
   /** The deployment's one currency, a lowercase ISO 4217 code. */
   currency: env.oneOf('CURRENCY', currencyCodes(), { default: 'usd' }),
-  trustProxy: env.string('TRUST_PROXY', { default: 'loopback' }),
 }
 
 /** Lowercase ISO 4217 codes the runtime knows. */
@@ -20,9 +17,3 @@ function currencyCodes(): string[] {
 }
 
 export type WalletConfig = ConfigOf<typeof configSpec>
-
-export function trustProxySetting(value: string): boolean | string {
-  if (value === 'true') return true
-  if (value === 'false') return false
-  return value
-}

@@ -2,12 +2,12 @@
 // consumers, the HTTP server, and a graceful shutdown of all of them.
 import { createBus } from '@tms/bus'
 import { loadConfig } from '@tms/config'
-import { createDb, ensureDatabase, migrateToLatest } from '@tms/db'
+import { openDatabase } from '@tms/db'
 import { createAccessTokenVerifier } from '@tms/jwt'
 import { createLogger } from '@tms/logging'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.ts'
-import { configSpec, trustProxySetting } from './config.ts'
+import { configSpec } from './config.ts'
 import { migrations } from './db/migrations.ts'
 import type { WalletDatabase } from './db/schema.ts'
 import { IDEMPOTENCY_TTL_MS } from './domain/idempotency.ts'
@@ -18,9 +18,7 @@ import { purgeIdempotencyKeys } from './idempotency.ts'
 const config = loadConfig(configSpec)
 const logger = createLogger({ service: 'user-wallet', level: config.logLevel })
 
-await ensureDatabase(config.databaseUrl)
-const db = createDb<WalletDatabase>(config.databaseUrl)
-for (const step of await migrateToLatest(db, migrations)) logger.info({ step }, 'migrated')
+const db = await openDatabase<WalletDatabase>(config.databaseUrl, migrations, logger)
 
 const bus = createBus({
   service: 'user-wallet',
@@ -39,7 +37,7 @@ const app = await buildApp({
     issuer: config.jwtIssuer,
     keys: { jwksUrl: config.jwksUrl },
   }),
-  settings: { currency: config.currency, trustProxy: trustProxySetting(config.trustProxy) },
+  settings: { currency: config.currency, trustProxy: config.trustProxy },
   brokerConnected: () => bus.isConnected(),
   logger,
 })
