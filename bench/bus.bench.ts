@@ -5,7 +5,7 @@
 //   EVENTS=3000 CONCURRENCY=8 scripts/tms bench
 import { performance } from 'node:perf_hooks'
 import { type BusTables, busMigrations, createBus, exchangeName } from '@tms/bus'
-import { type EventData, makeEnvelope, parseEnvelope } from '@tms/contracts'
+import { type Envelope, type EventData, makeEnvelope, parseEnvelope } from '@tms/contracts'
 import { createDb, migrateToLatest, sql, transaction } from '@tms/db'
 import { createLogger } from '@tms/logging'
 import { createTestBroker, createTestDatabase } from '@tms/testing'
@@ -69,17 +69,34 @@ async function pool(count: number, job: (i: number) => Promise<void>) {
   )
 }
 
-async function withOutbox(): Promise<number> {
-  const broker = await createTestBroker()
-  const producerDb = await serviceDb()
-  const consumerDb = await serviceDb()
+/** When each event started, how long each took to take effect, and when all of them have. */
+function tracker() {
   const started = new Map<string, number>()
   const latencies: number[] = []
-  let handled = 0
+  let finished = 0
   let done!: () => void
   const all = new Promise<void>((r) => {
     done = r
   })
+  return {
+    latencies,
+    all,
+    start(i: number) {
+      started.set(`u${i}`, performance.now())
+    },
+    finish(event: Envelope) {
+      const begin = started.get((event.data as { user_id: string }).user_id)
+      if (begin !== undefined) latencies.push(performance.now() - begin)
+      if (++finished === EVENTS) done()
+    },
+  }
+}
+
+async function withOutbox(): Promise<number> {
+  const broker = await createTestBroker()
+  const producerDb = await serviceDb()
+  const consumerDb = await serviceDb()
+  const events = tracker()
   const common = {
     url: broker.url,
     prefix: broker.prefix,
@@ -96,9 +113,7 @@ async function withOutbox(): Promise<number> {
     prefetch: 50,
     onProcessed(outcome, event) {
       // Called once the effect and the inbox record have committed and the message is acked.
-      const begin = event && started.get((event.data as { user_id: string }).user_id)
-      if (begin !== undefined) latencies.push(performance.now() - begin)
-      if (outcome === 'handled' && ++handled === EVENTS) done()
+      if (outcome === 'handled' && event) events.finish(event)
     },
   })
   consuming.subscribe(consumer, async (event, trx) => {
@@ -114,11 +129,11 @@ async function withOutbox(): Promise<number> {
 
   const t0 = performance.now()
   await pool(EVENTS, async (i) => {
-    started.set(`u${i}`, performance.now())
+    events.start(i)
     await transaction(producerDb, (trx) => producer.enqueue(trx, 'auth.user.registered', user(i)))
   })
-  await all
-  return report('outbox → relay → inbox', (performance.now() - t0) / 1000, latencies)
+  await events.all
+  return report('outbox → relay → inbox', (performance.now() - t0) / 1000, events.latencies)
 }
 
 async function direct(): Promise<number> {
@@ -137,26 +152,18 @@ async function direct(): Promise<number> {
   })
   const consumeCh = await conn.createChannel()
   await consumeCh.prefetch(50)
-  const started = new Map<string, number>()
-  const latencies: number[] = []
-  let handled = 0
-  let done!: () => void
-  const all = new Promise<void>((r) => {
-    done = r
-  })
+  const events = tracker()
   await consumeCh.consume(queue, async (msg) => {
     if (!msg) return
     const event = parseEnvelope(JSON.parse(msg.content.toString()))
     await sql`INSERT INTO effect (event_id, n) VALUES (${event.id}, 1)`.execute(db)
     consumeCh.ack(msg)
-    const begin = started.get((event.data as { user_id: string }).user_id)
-    if (begin !== undefined) latencies.push(performance.now() - begin)
-    if (++handled === EVENTS) done()
+    events.finish(event)
   })
 
   const t0 = performance.now()
   await pool(EVENTS, async (i) => {
-    started.set(`u${i}`, performance.now())
+    events.start(i)
     const envelope = makeEnvelope('auth.user.registered', user(i), { producer: 'bench' })
     ch.publish(exchangeName(broker.prefix), envelope.type, Buffer.from(JSON.stringify(envelope)), {
       persistent: true,
@@ -164,8 +171,8 @@ async function direct(): Promise<number> {
     })
     await ch.waitForConfirms()
   })
-  await all
-  return report('direct publish, no inbox', (performance.now() - t0) / 1000, latencies)
+  await events.all
+  return report('direct publish, no inbox', (performance.now() - t0) / 1000, events.latencies)
 }
 
 try {

@@ -6,7 +6,7 @@ import { isDuplicateKey, transaction } from '@tms/db'
 import { type Logger, withCorrelation } from '@tms/logging'
 import type { ChannelWrapper } from 'amqp-connection-manager'
 import type { ConsumeMessage } from 'amqplib'
-import type { Transaction } from 'kysely'
+import type { Kysely, Transaction } from 'kysely'
 import type { BusTables } from './migrations.ts'
 import type { ConsumerNames } from './topology.ts'
 
@@ -27,7 +27,7 @@ export interface ConsumerOptions {
   names: ConsumerNames
   eventTypes: readonly EventType[]
   handler: EventHandler
-  db: import('kysely').Kysely<BusTables>
+  db: Kysely<BusTables>
   channel: ChannelWrapper
   logger: Logger
   /** The channel's generation: an ack for a delivery of an earlier channel must not be sent. */
