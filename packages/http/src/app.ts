@@ -11,6 +11,7 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify'
 import Type from 'typebox'
+import { correlation } from './correlation.ts'
 import { type HealthCheck, health } from './health.ts'
 import { metrics } from './metrics.ts'
 import { type OpenApiOptions, openApi } from './openapi.ts'
@@ -70,6 +71,7 @@ export async function buildFastify(options: BuildOptions): Promise<App> {
 
   // JSON only (and what a service adds, e.g. forms): a text/plain body is a 415, not a 400.
   app.removeContentTypeParser('text/plain')
+  await app.register(correlation)
   await app.register(problemDetails)
   await app.register(openApi, {
     title: options.openapi?.title ?? options.service,

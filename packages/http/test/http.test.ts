@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream'
-import { createLogger } from '@tms/logging'
+import { createLogger, currentCorrelationId } from '@tms/logging'
 import t from 'tap'
 import Type from 'typebox'
 import { bearerSecurity, buildFastify, httpError } from '../src/index.ts'
@@ -266,3 +266,33 @@ t.test('openapi.json describes the routes and bearer auth', async (t) => {
   t.same(doc.paths['/things/{id}'].get.security, bearerSecurity)
   t.notOk(doc.paths['/metrics'], 'infrastructure routes are hidden')
 })
+
+t.test(
+  'a request runs with its request id as the correlation id, also after the body',
+  async (t) => {
+    const app = await buildFastify({ service: 'test', logger: silent })
+    t.teardown(() => app.close())
+    app.post(
+      '/echo',
+      { schema: { body: Type.Object({ n: Type.Integer() }, { additionalProperties: false }) } },
+      async () => {
+        await new Promise((r) => setTimeout(r, 1))
+        return { correlation_id: currentCorrelationId() ?? null }
+      },
+    )
+    // Over a real socket, where the body arrives in stream events after the hooks ran.
+    const base = await app.listen({ host: '127.0.0.1', port: 0 })
+    const ids = await Promise.all(
+      ['req-a', 'req-b', 'req-c'].map(async (id) => {
+        const res = await fetch(`${base}/echo`, {
+          method: 'POST',
+          headers: { 'x-request-id': id, 'content-type': 'application/json' },
+          body: JSON.stringify({ n: 1 }),
+        })
+        return ((await res.json()) as { correlation_id: string | null }).correlation_id
+      }),
+    )
+    t.same(ids, ['req-a', 'req-b', 'req-c'])
+    t.equal(currentCorrelationId(), undefined, 'nothing leaks outside the request')
+  },
+)

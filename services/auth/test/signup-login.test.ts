@@ -28,6 +28,19 @@ t.test('signup creates an account and publishes auth.user.registered', async (t)
   t.equal(events[0]?.type, 'auth.user.registered')
 })
 
+t.test('the registered event carries the request id as its correlation id', async (t) => {
+  const { app, db } = await setup(t)
+  const res = await app.inject({
+    method: 'POST',
+    url: '/auth/signup',
+    headers: { 'x-request-id': 'gateway-req-7' },
+    payload: newAccount(),
+  })
+  t.equal(res.statusCode, 201)
+  const [event] = await outboxEvents(db)
+  t.equal((event as { correlation_id?: string } | undefined)?.correlation_id, 'gateway-req-7')
+})
+
 t.test('usernames and emails are stored lowercase', async (t) => {
   const { app } = await setup(t)
   const res = await app.inject({
