@@ -64,6 +64,7 @@ export interface Bus {
 }
 
 const DAY = 24 * 60 * 60 * 1000
+const PURGE_BATCH = 1000
 
 export function createBus(options: BusOptions): Bus {
   const retryDelaysMs = options.retryDelaysMs ?? [1000, 10_000, 60_000, 600_000]
@@ -84,15 +85,30 @@ export function createBus(options: BusOptions): Bus {
   async function purge(now = new Date()) {
     const outboxBefore = new Date(now.getTime() - (options.retention?.outboxMs ?? 7 * DAY))
     const inboxBefore = new Date(now.getTime() - (options.retention?.inboxMs ?? 30 * DAY))
-    const outbox = await db
-      .deleteFrom('bus_outbox')
-      .where('published_at', '<', outboxBefore)
-      .executeTakeFirst()
-    const inbox = await db
-      .deleteFrom('bus_inbox')
-      .where('handled_at', '<', inboxBefore)
-      .executeTakeFirst()
-    return { outbox: Number(outbox.numDeletedRows), inbox: Number(inbox.numDeletedRows) }
+    // In batches, so a large backlog never holds locks on the whole table at once.
+    const inBatches = async (remove: () => Promise<{ numDeletedRows: bigint }>) => {
+      let total = 0
+      for (;;) {
+        const deleted = Number((await remove()).numDeletedRows)
+        total += deleted
+        if (deleted < PURGE_BATCH) return total
+      }
+    }
+    const outbox = await inBatches(() =>
+      db
+        .deleteFrom('bus_outbox')
+        .where('published_at', '<', outboxBefore)
+        .limit(PURGE_BATCH)
+        .executeTakeFirst(),
+    )
+    const inbox = await inBatches(() =>
+      db
+        .deleteFrom('bus_inbox')
+        .where('handled_at', '<', inboxBefore)
+        .limit(PURGE_BATCH)
+        .executeTakeFirst(),
+    )
+    return { outbox, inbox }
   }
 
   return {

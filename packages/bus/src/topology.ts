@@ -40,7 +40,7 @@ const quorum = {
 /** A message redelivered this often without an ack (a crash loop) is dead-lettered. */
 export const DELIVERY_LIMIT = 20
 
-/** The consumer's queue and its dead-letter queue, bound to its event types. */
+/** The consumer's queue and its dead-letter queue, bound to its event types (the exchange exists). */
 export async function declareConsumerQueues(
   channel: Channel,
   prefix: string,
@@ -48,7 +48,6 @@ export async function declareConsumerQueues(
   eventTypes: readonly string[],
 ): Promise<void> {
   const names = consumerNames(prefix, consumer, [])
-  await channel.assertExchange(exchangeName(prefix), 'topic', { durable: true })
   await channel.assertQueue(names.dlq, { durable: true, arguments: { 'x-queue-type': 'quorum' } })
   await channel.assertQueue(names.queue, {
     durable: true,

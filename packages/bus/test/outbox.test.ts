@@ -167,4 +167,16 @@ t.test('old published outbox rows and inbox records are purged, recent ones kept
     ['b', 'c'],
     'unpublished rows are never purged',
   )
+
+  // A backlog larger than one purge batch goes too.
+  const backlog = Array.from({ length: 2500 }, (_, i) => ({
+    id: `old-${String(i).padStart(32, '0')}`,
+    type: 't',
+    envelope: '{}',
+    created_at: old,
+    published_at: old,
+  }))
+  await db.insertInto('bus_outbox').values(backlog).execute()
+  t.same(await bus.purge(), { outbox: 2500, inbox: 0 })
+  t.equal((await db.selectFrom('bus_outbox').select('id').execute()).length, 2)
 })
