@@ -2,6 +2,7 @@
 // the topology and re-registers consumers after every reconnect), the outbox relay, the
 // consumers, the purge of old outbox and inbox rows, and a graceful close.
 import { consumerQueues, type Envelope, type EventData, type EventType } from '@tms/contracts'
+import { onCommit } from '@tms/db'
 import type { Logger } from '@tms/logging'
 import amqp, { type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager'
 import amqplib, { type ConfirmChannel } from 'amqplib'
@@ -30,7 +31,7 @@ export interface BusOptions {
   /** Consumer queues and their event types; the SPEC's by default. */
   topology?: Record<string, readonly EventType[]>
   prefetch?: number
-  relay?: { enabled?: boolean; pollIntervalMs?: number; batchSize?: number }
+  relay?: { enabled?: boolean; pollIntervalMs?: number; lingerMs?: number; batchSize?: number }
   /** Published outbox rows and inbox records older than this are purged. */
   retention?: { outboxMs?: number; inboxMs?: number; everyMs?: number }
   /** Milliseconds between reconnection attempts. */
@@ -113,16 +114,10 @@ export function createBus(options: BusOptions): Bus {
 
   return {
     enqueue(trx, type, data, enqueueOptions) {
-      const written = writeToOutbox(
-        trx as Kysely<BusTables>,
-        options.service,
-        type,
-        data,
-        enqueueOptions,
-      )
-      // The row is visible once the caller commits; nudge the relay shortly after.
-      written.then(() => setTimeout(() => relay?.wake(), 5).unref()).catch(() => {})
-      return written
+      // The row is visible once the caller commits: wake the relay then. A transaction not
+      // made with @tms/db's transaction() is found by the relay's next poll.
+      onCommit(trx, () => relay?.wake())
+      return writeToOutbox(trx as Kysely<BusTables>, options.service, type, data, enqueueOptions)
     },
 
     subscribe(consumer, handler) {
@@ -180,6 +175,7 @@ export function createBus(options: BusOptions): Bus {
           logger: log,
           isConnected: () => connection?.isConnected() ?? false,
           pollIntervalMs: options.relay?.pollIntervalMs,
+          lingerMs: options.relay?.lingerMs,
           batchSize: options.relay?.batchSize,
           afterPublish: options.afterPublish,
         })

@@ -1,7 +1,6 @@
 // The producing side: events are written to the outbox in the producer's own transaction and
 // published by a relay with publisher confirms; a row is marked sent only after the broker's
 // ack, so a crash or a broker outage at any point leads to a re-publish, never a loss.
-import { setTimeout as sleep } from 'node:timers/promises'
 import { type Envelope, type EventData, type EventType, makeEnvelope } from '@tms/contracts'
 import { transaction } from '@tms/db'
 import { currentCorrelationId, type Logger } from '@tms/logging'
@@ -43,6 +42,8 @@ export interface RelayOptions {
   batchSize?: number
   /** How often to look for new rows when nothing woke the relay. */
   pollIntervalMs?: number
+  /** How long to let committed events gather after a wake before publishing them. */
+  lingerMs?: number
   /** Test hook: runs after the broker confirmed a batch, before the rows are marked sent. */
   afterPublish?: (envelopes: Envelope[]) => void | Promise<void>
 }
@@ -53,6 +54,8 @@ export class OutboxRelay {
   private running = false
   private loop: Promise<void> | undefined
   private wakeUp: (() => void) | undefined
+  /** A wake() that came while a batch was running: look again at once instead of sleeping. */
+  private woken = false
   private failures = 0
 
   constructor(options: RelayOptions) {
@@ -60,6 +63,7 @@ export class OutboxRelay {
       ...options,
       batchSize: options.batchSize ?? 100,
       pollIntervalMs: options.pollIntervalMs ?? 200,
+      lingerMs: options.lingerMs ?? 2,
     }
   }
 
@@ -71,6 +75,7 @@ export class OutboxRelay {
 
   /** Look for new rows now rather than at the next poll (called after a producer enqueues). */
   wake(): void {
+    this.woken = true
     this.wakeUp?.()
   }
 
@@ -82,6 +87,7 @@ export class OutboxRelay {
 
   private async run(): Promise<void> {
     while (this.running) {
+      this.woken = false
       let published = 0
       try {
         if (this.options.isConnected()) published = await this.publishBatch()
@@ -94,11 +100,23 @@ export class OutboxRelay {
         )
       }
       if (published === this.options.batchSize) continue
-      // Back off while the broker or the database fails; a wake() cuts the wait short.
-      const wait = Math.min(this.options.pollIntervalMs * 2 ** this.failures, 5000)
+      // Woken during the batch: look again at once when events come one at a time; when they
+      // come several per batch, linger a moment so concurrent commits gather into one batch
+      // (one relay commit for many events rather than one each). Otherwise sleep until the
+      // next poll or wake, backing off while the broker or the database fails.
+      const again = this.woken && this.failures === 0
+      if (again && published <= 1) continue
+      const linger = again
+      const wait = linger
+        ? this.options.lingerMs
+        : Math.min(this.options.pollIntervalMs * 2 ** this.failures, 5000)
       await new Promise<void>((resolve) => {
-        this.wakeUp = resolve
-        sleep(wait).then(resolve)
+        const timer = setTimeout(resolve, wait)
+        if (linger) return
+        this.wakeUp = () => {
+          clearTimeout(timer)
+          resolve()
+        }
       })
       this.wakeUp = undefined
     }

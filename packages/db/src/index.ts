@@ -196,6 +196,18 @@ export interface TransactionOptions {
   isolationLevel?: 'read committed' | 'repeatable read' | 'serializable'
 }
 
+const afterCommit = new WeakMap<object, (() => void)[]>()
+
+/**
+ * Runs callback once trx has committed (never if it rolls back), e.g. to wake the outbox relay.
+ * Returns false when trx was not made by transaction() below, which alone knows of the commit.
+ */
+export function onCommit(trx: object, callback: () => void): boolean {
+  const callbacks = afterCommit.get(trx)
+  callbacks?.push(callback)
+  return callbacks !== undefined
+}
+
 /**
  * Runs fn in a transaction; when the database answers with a deadlock or a lock wait timeout,
  * runs it again from the start (fn must not have effects outside the transaction), so callers
@@ -208,10 +220,17 @@ export async function transaction<DB, T>(
 ): Promise<T> {
   const retries = options.retries ?? 8
   for (let attempt = 0; ; attempt++) {
+    // Fresh for every attempt: what a rolled-back attempt registered must not run.
+    const committed: (() => void)[] = []
     try {
       let builder = db.transaction()
       if (options.isolationLevel) builder = builder.setIsolationLevel(options.isolationLevel)
-      return await builder.execute(fn)
+      const result = await builder.execute((trx) => {
+        afterCommit.set(trx, committed)
+        return fn(trx)
+      })
+      for (const callback of committed) callback()
+      return result
     } catch (err) {
       if (!isTransient(err) || attempt >= retries) throw err
       // Jittered exponential backoff so the contenders do not collide again in lockstep.

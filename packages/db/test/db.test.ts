@@ -7,6 +7,7 @@ import {
   type Kysely,
   migrateToLatest,
   newId,
+  onCommit,
   openDatabase,
   sql,
   transaction,
@@ -103,6 +104,30 @@ t.test('a deadlock is retried, so both contenders succeed', async (t) => {
     { id: 'a', n: 2 },
     { id: 'b', n: 2 },
   ])
+})
+
+t.test('onCommit callbacks run after the commit, never after a rollback', async (t) => {
+  const db = await setup(t)
+  await migrateToLatest(db, migrations)
+  const calls: string[] = []
+  await transaction(db, async (trx) => {
+    t.ok(onCommit(trx, () => calls.push('committed')))
+    await trx.insertInto('item').values({ id: 'c', name: 'c', n: 0 }).execute()
+    // The row is not visible outside before the commit, so neither is the callback run.
+    t.same(calls, [])
+  })
+  t.same(calls, ['committed'])
+  await t.rejects(
+    transaction(db, async (trx) => {
+      onCommit(trx, () => calls.push('rolled back'))
+      throw new Error('rule broken')
+    }),
+  )
+  t.same(calls, ['committed'])
+  t.notOk(
+    onCommit(db, () => {}),
+    'outside transaction() there is no commit to wait for',
+  )
 })
 
 t.test('other errors are not retried', async (t) => {
