@@ -1,5 +1,6 @@
 // One way for every service to make its Fastify instance: the shared logger and request ids,
 // the TypeBox type provider, strict validation, and the plugins of this package.
+import { AjvCompiler, type RouteDefinition, type ValidatorFactory } from '@fastify/ajv-compiler'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { createLogger, type Logger, requestIdOptions } from '@tms/logging'
 import Fastify, {
@@ -47,10 +48,22 @@ export const ajvOptions = {
   // nobody sets `role` or `balance` by sneaking a field in, and the client learns of its typo.
   removeAdditional: false,
   useDefaults: true,
-  // Query strings and path parameters arrive as text.
+  // Query strings, path parameters and headers arrive as text; see bodyValidation below.
   coerceTypes: 'array',
   allErrors: false,
 } as const
+
+/**
+ * Fastify's Ajv takes one set of options for every part of a request; a JSON body, though,
+ * carries its own types, and converting them would take `"amount": true` as 1 or `"1e2"` as
+ * 100. So bodies are checked by a second Ajv that converts nothing.
+ */
+const bodyStrictValidators: ValidatorFactory = (externalSchemas) => {
+  const build = AjvCompiler()
+  const coercing = build(externalSchemas, { customOptions: ajvOptions })
+  const strict = build(externalSchemas, { customOptions: { ...ajvOptions, coerceTypes: false } })
+  return (route: RouteDefinition) => (route.httpPart === 'body' ? strict : coercing)(route)
+}
 
 export async function buildFastify(options: BuildOptions): Promise<App> {
   const logger =
@@ -66,7 +79,7 @@ export async function buildFastify(options: BuildOptions): Promise<App> {
     }),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     trustProxy: options.trustProxy ?? false,
-    ajv: { customOptions: ajvOptions },
+    schemaController: { compilersFactory: { buildValidator: bodyStrictValidators } },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // JSON only (and what a service adds, e.g. forms): a text/plain body is a 415, not a 400.

@@ -77,6 +77,16 @@ t.test('validation failures are 400 problems naming the field', async (t) => {
   }
 })
 
+t.test('a JSON body keeps its own types; query and path are converted from text', async (t) => {
+  const app = await buildApp(t)
+  for (const name of [123, true, ['abcd']]) {
+    const res = await app.inject({ method: 'POST', url: '/things', payload: { name } })
+    t.equal(res.statusCode, 400, `name ${JSON.stringify(name)} is not a string`)
+  }
+  const ok = await app.inject({ method: 'POST', url: '/things', payload: { name: 'abcd' } })
+  t.equal(ok.statusCode, 201)
+})
+
 t.test('client mistakes in the envelope get their own status, never 500', async (t) => {
   const app = await buildApp(t)
   const badJson = await app.inject({

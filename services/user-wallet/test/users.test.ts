@@ -142,7 +142,10 @@ t.test(
       { amount: 0 },
       { amount: -5 },
       { amount: 1.5 },
-
+      { amount: true },
+      { amount: '1e2' },
+      { amount: [7] },
+      { amount: 5, reference: 12 },
       {},
       { amount: 5, extra: 1 },
     ]) {
@@ -151,6 +154,7 @@ t.test(
     t.equal((await move('deposit', alice.id, { amount: 5, currency: 'eur' })).statusCode, 400)
     t.equal((await move('deposit', 'nobody', { amount: 5 })).statusCode, 404)
     t.equal((await move('debit', alice.id, { amount: 5 })).statusCode, 400, 'debit needs a reason')
+    t.equal((await move('debit', alice.id, { amount: '5', reason: 'x' })).statusCode, 400)
     const tooMuch = await move('debit', alice.id, { amount: 501, reason: 'fee' })
     t.equal(tooMuch.statusCode, 409)
     const deb = await move('debit', alice.id, { amount: 200, reason: 'chargeback' })
