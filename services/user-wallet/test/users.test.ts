@@ -244,6 +244,15 @@ t.test(
     t.same(again.json(), first.json(), 'the first answer, replayed')
     t.equal(again.headers['idempotent-replayed'], 'true')
     t.equal((await deposit('k1', { amount: 101 })).statusCode, 409)
+    // The same resource spelled with a percent-encoded character is the same key scope.
+    const encoded = `%${alice.id.charCodeAt(0).toString(16)}${alice.id.slice(1)}`
+    const spelled = await app.inject({
+      method: 'POST',
+      url: `/user/${encoded}/deposit`,
+      headers: { ...headers, 'idempotency-key': 'k1' },
+      payload: { amount: 100, reference: 'a' },
+    })
+    t.equal(spelled.headers['idempotent-replayed'], 'true', 'an encoded path replays')
     t.same(await balances(db, alice.id), { available: 100, held: 0 })
 
     const racing = await Promise.all(Array.from({ length: 20 }, () => deposit('k2', { amount: 7 })))
@@ -259,3 +268,24 @@ t.test(
     t.same(await ledgerProblems(db), [])
   },
 )
+
+t.test('a deposit that would overflow a balance is a 409 problem, not a 500', async (t) => {
+  const { app, db, token } = await walletService(t)
+  await addUser(db, alice.id)
+  // Near the largest balance the ledger keeps exactly (2^53 - 1), set directly: reaching it
+  // through the API would take thousands of maximum deposits.
+  await db
+    .updateTable('account')
+    .set({ balance: Number.MAX_SAFE_INTEGER - 10 })
+    .where('user_id', '=', alice.id)
+    .where('kind', '=', 'available')
+    .execute()
+  const res = await app.inject({
+    method: 'POST',
+    url: `/user/${alice.id}/deposit`,
+    headers: { authorization: `Bearer ${await token(admin)}` },
+    payload: { amount: 100 },
+  })
+  t.equal(res.statusCode, 409)
+  t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+})

@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify'
 import type { Static } from 'typebox'
 import type { RouteDeps } from '../app.ts'
 import type { ProfileTable } from '../db/schema.ts'
-import { debit, deposit, InsufficientFundsError } from '../domain/ledger.ts'
+import { debit, deposit, InsufficientFundsError, InvalidAmountError } from '../domain/ledger.ts'
 import { runIdempotent } from '../idempotency.ts'
 import { ensureWallet, post, walletBalance } from '../ledger.ts'
 import { findProfile, userView } from '../profiles.ts'
@@ -33,8 +33,15 @@ function mayAccess(caller: AccessTokenUser, userId: string): boolean {
   return caller.role === 'admin' || caller.id === userId
 }
 
-function pathOf(request: FastifyRequest): string {
-  return request.url.split('?')[0] ?? request.url
+/**
+ * The resource a request addressed, rebuilt from its route and its decoded parameters, so that
+ * `/user/%30…/deposit` and `/user/0…/deposit` are one scope for an Idempotency-Key.
+ */
+function canonicalPath(request: FastifyRequest): string {
+  const params = request.params as Record<string, string>
+  return (request.routeOptions.url ?? request.url).replace(/:(\w+)/g, (_, name: string) =>
+    encodeURIComponent(params[name] ?? ''),
+  )
 }
 
 export async function userRoutes(app: App, options: { deps: RouteDeps }) {
@@ -227,7 +234,7 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
       {
         caller: caller.id,
         method: request.method,
-        path: pathOf(request),
+        path: canonicalPath(request),
         key: request.headers['idempotency-key'] as string | undefined,
         body: request.body,
       },
@@ -251,6 +258,9 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
             throw httpError(409, 'the available balance does not cover this amount', {
               type: 'https://tms.example/problems/insufficient-funds',
             })
+          }
+          if (err instanceof InvalidAmountError) {
+            throw httpError(409, `the movement cannot be made: ${err.message}`)
           }
           throw err
         }
