@@ -16,7 +16,7 @@ import { correlation } from './correlation.ts'
 import { type HealthCheck, health } from './health.ts'
 import { metrics } from './metrics.ts'
 import { type OpenApiOptions, openApi } from './openapi.ts'
-import { problemDetails } from './problem.ts'
+import { problemDetails, sendProblem } from './problem.ts'
 
 /** The Fastify instance every service builds on, typed by its TypeBox route schemas. */
 export type App = FastifyInstance<
@@ -80,6 +80,10 @@ export async function buildFastify(options: BuildOptions): Promise<App> {
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     trustProxy: options.trustProxy ?? false,
     schemaController: { compilersFactory: { buildValidator: bodyStrictValidators } },
+    // Errors of the router itself (a malformed percent-encoding, a path parameter over
+    // maxParamLength) would otherwise answer in Fastify's own JSON shape.
+    frameworkErrors: (error, _request, reply) =>
+      sendProblem(reply, error.statusCode ?? 400, error.message),
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // JSON only (and what a service adds, e.g. forms): a text/plain body is a 415, not a 400.

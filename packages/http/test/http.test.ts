@@ -139,6 +139,16 @@ t.test('client mistakes in the envelope get their own status, never 500', async 
   t.equal(polluted.statusCode, 400)
 })
 
+t.test('router errors are problem details too', async (t) => {
+  const app = await buildApp(t)
+  for (const url of ['/things/%E0%A4%A', `/things/${'1'.repeat(200)}`]) {
+    const res = await app.inject({ method: 'GET', url })
+    t.ok(res.statusCode >= 400 && res.statusCode < 500, `${url.slice(0, 20)}… is a 4xx`)
+    t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+    t.match(res.json(), { type: 'about:blank', status: res.statusCode, title: String })
+  }
+})
+
 t.test('unknown routes are 404 problems without the query string', async (t) => {
   const app = await buildApp(t)
   const res = await app.inject({ method: 'GET', url: '/nowhere?otp=123456' })
