@@ -6,7 +6,8 @@ import { MAX_AMOUNT } from '../domain/ledger.ts'
 const strict = { additionalProperties: false } as const
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
 
-export const UserId = Type.String({ minLength: 1, maxLength: 64 })
+/** Ids are opaque, but always URL-safe tokens (auth makes UUIDs): never blank or spaced. */
+export const UserId = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' })
 const Role = Type.Union([Type.Literal('student'), Type.Literal('tutor'), Type.Literal('admin')])
 const Name = Type.String({ minLength: 1, maxLength: 200 })
 const Phone = Type.String({ pattern: '^\\+?[0-9][0-9 ()-]{2,31}$', maxLength: 32 })
@@ -67,7 +68,7 @@ export const DepositBody = Type.Object(
 export const DebitBody = Type.Object(
   {
     amount: Amount,
-    reason: Type.String({ minLength: 1, maxLength: 500 }),
+    reason: Type.String({ minLength: 1, maxLength: 500, pattern: '\\S' }),
     reference: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   },
   strict,
