@@ -26,6 +26,18 @@ export class RateLimiter {
 
   /** Counts a hit; returns the seconds to wait when over the limit, else 0. */
   hit(key: string): number {
+    const window = this.current(key)
+    window.hits++
+    return window.hits <= this.options.max ? 0 : this.secondsLeft(window)
+  }
+
+  /** The seconds to wait when `key` has used up its limit already, else 0; counts nothing. */
+  check(key: string): number {
+    const window = this.current(key)
+    return window.hits < this.options.max ? 0 : this.secondsLeft(window)
+  }
+
+  private current(key: string): Window {
     const now = this.options.clock.now().getTime()
     this.sweep(now)
     let window = this.windows.get(key)
@@ -33,8 +45,11 @@ export class RateLimiter {
       window = { startedAt: now, hits: 0 }
       this.windows.set(key, window)
     }
-    window.hits++
-    if (window.hits <= this.options.max) return 0
+    return window
+  }
+
+  private secondsLeft(window: Window): number {
+    const now = this.options.clock.now().getTime()
     return Math.max(1, Math.ceil((window.startedAt + this.options.windowMs - now) / 1000))
   }
 
@@ -53,17 +68,33 @@ export interface RateLimits {
   perAddress: RateLimiter
 }
 
-/** Throws a 429 with Retry-After when the action is over either limit. */
+/**
+ * Throws a 429 with Retry-After when the action is over either limit. Every attempt counts
+ * against the address. Against the account, every attempt counts too, unless
+ * `accountFailuresOnly`: then the caller reports failures with `accountFailed` and successes
+ * are free, so a user on many devices is never limited by logging in.
+ */
 export function enforceRateLimits(
   limits: RateLimits,
   action: string,
   account: string,
   address: string,
+  { accountFailuresOnly = false } = {},
 ): void {
+  const accountKey = `${action}:${account.toLowerCase()}`
   const wait = Math.max(
     limits.perAddress.hit(`${action}:${address}`),
-    limits.perAccount.hit(`${action}:${account.toLowerCase()}`),
+    accountFailuresOnly ? limits.perAccount.check(accountKey) : limits.perAccount.hit(accountKey),
   )
+  tooMany(wait)
+}
+
+/** Counts a failed attempt against the account (see `accountFailuresOnly`). */
+export function accountFailed(limits: RateLimits, action: string, account: string): void {
+  limits.perAccount.hit(`${action}:${account.toLowerCase()}`)
+}
+
+function tooMany(wait: number) {
   if (wait > 0) {
     throw httpError(429, `too many attempts; try again in ${wait} seconds`, {
       headers: { 'retry-after': String(wait) },

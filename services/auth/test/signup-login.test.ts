@@ -221,6 +221,35 @@ t.test('a wrong password and an unknown user get the same 401', async (t) => {
   })
 })
 
+t.test('successful logins do not count against the account limit', async (t) => {
+  const { app } = await setup(t, { rateLimitPerAccount: 2, rateLimitPerAddress: 100 })
+  const user = await signup(app)
+  // One user on many devices (addresses) logs in more often than the account limit allows
+  // failures; only a wrong password counts.
+  for (let i = 0; i < 5; i++) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      remoteAddress: `10.1.0.${i}`,
+      payload: { username: user.username, password: user.password },
+    })
+    t.equal(res.statusCode, 200, `login ${i + 1}`)
+  }
+  const wrong = { username: user.username, password: 'wrong password' }
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/auth/login', payload: wrong })).statusCode,
+    401,
+  )
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/auth/login', payload: wrong })).statusCode,
+    401,
+  )
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/auth/login', payload: wrong })).statusCode,
+    429,
+  )
+})
+
 t.test('login is rate limited per account and per address, with Retry-After', async (t) => {
   const { app, clock } = await setup(t, {
     rateLimitPerAccount: 3,

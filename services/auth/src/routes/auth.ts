@@ -11,7 +11,7 @@ import { passwordProblem } from '../domain/password.ts'
 import { refreshDecision, refreshTokenHash } from '../domain/tokens.ts'
 import { userEmailChanged, userRegistered, userRoleChanged } from '../events/publish.ts'
 import { enqueueMail } from '../mail.ts'
-import { enforceRateLimits } from '../rate-limit.ts'
+import { accountFailed, enforceRateLimits } from '../rate-limit.ts'
 import { issueTokenPair, revokeAllRefreshTokens, revokeFamily } from '../tokens.ts'
 import {
   Accepted,
@@ -129,7 +129,7 @@ export async function authRoutes(app: App, options: { deps: RouteDeps }) {
     },
     async (request, reply) => {
       const login = request.body.username.trim().toLowerCase()
-      enforceRateLimits(rateLimits, 'login', login, request.ip)
+      enforceRateLimits(rateLimits, 'login', login, request.ip, { accountFailuresOnly: true })
       const user = await db
         .selectFrom('users')
         .select(['id', 'username', 'role', 'password_hash'])
@@ -137,7 +137,10 @@ export async function authRoutes(app: App, options: { deps: RouteDeps }) {
         .executeTakeFirst()
       // The same hashing work whether or not the account exists, and the same answer.
       const ok = await passwords.check(request.body.password, user?.password_hash)
-      if (!user || !ok) throw wrongCredentials()
+      if (!user || !ok) {
+        accountFailed(rateLimits, 'login', login)
+        throw wrongCredentials()
+      }
 
       const rehash = passwords.needsRehash(user.password_hash)
         ? await passwords.hash(request.body.password)
