@@ -19,6 +19,8 @@ export interface AppSettings {
   refreshTokenTtlDays: number
   otpSecret: string
   otpTtlSeconds: number
+  /** A reset-code request answers no sooner than this, known email or not. */
+  otpRequestMinMs: number
   rateLimitWindowMs: number
   rateLimitPerAccount: number
   rateLimitPerAddress: number

@@ -16,6 +16,9 @@ export const configSpec = {
     devDefault: 'development-only-otp-secret-not-for-production',
   }),
   otpTtlSeconds: env.int('OTP_TTL_SECONDS', { min: 60, max: 3600, default: 600 }),
+  /** A reset-code request answers no sooner than this, so its time does not tell a known
+   * email from an unknown one. */
+  otpRequestMinMs: env.int('OTP_REQUEST_MIN_MS', { min: 0, max: 5000, default: 100 }),
   argon2MemoryKib: env.int('ARGON2_MEMORY_KIB', { min: 8, default: OWASP_ARGON2.memoryKib }),
   argon2Passes: env.int('ARGON2_PASSES', { min: 1, max: 10, default: OWASP_ARGON2.passes }),
   rateLimitWindowMs: env.int('RATE_LIMIT_WINDOW_MS', { min: 1, default: 15 * 60 * 1000 }),

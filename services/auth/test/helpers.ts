@@ -29,6 +29,7 @@ export const testSettings: AppSettings = {
   refreshTokenTtlDays: 30,
   otpSecret: 'a-test-otp-secret-of-at-least-32-characters',
   otpTtlSeconds: 600,
+  otpRequestMinMs: 0,
   rateLimitWindowMs: 60_000,
   rateLimitPerAccount: 1000,
   rateLimitPerAddress: 1000,

@@ -58,6 +58,17 @@ t.test('the same 202 for a known and an unknown email; mail only for the known',
   t.notMatch(stored.code_hash, await mailedCode(h, user.email), 'only an HMAC is stored')
 })
 
+t.test('known and unknown emails both wait out the minimum answer time', async (t) => {
+  const h = await setup(t, { otpRequestMinMs: 80 })
+  const user = await signup(h.app)
+  for (const email of [user.email, 'nobody@example.com']) {
+    const started = performance.now()
+    t.equal((await requestOtp(h, email)).statusCode, 202)
+    // A lower bound only: the answer waits at least this long whatever the email.
+    t.ok(performance.now() - started >= 79, `${email} answered after the minimum`)
+  }
+})
+
 t.test('verify does not spend; reset spends, sets the password, revokes tokens', async (t) => {
   const h = await setup(t)
   const user = await signup(h.app)

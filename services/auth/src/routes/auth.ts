@@ -1,4 +1,5 @@
 // Every /auth endpoint of the SPEC.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { isDuplicateKey, newId, type Transaction, transaction } from '@tms/db'
 import { type App, bearerSecurity, httpError } from '@tms/http'
 import { authenticate, currentUser, requireRole } from '@tms/jwt'
@@ -357,6 +358,9 @@ export async function authRoutes(app: App, options: { deps: RouteDeps }) {
       },
     },
     async (request, reply) => {
+      // The answer waits until at least otpRequestMinMs after the start: the work differs
+      // between a known and an unknown email, the time to answer must not.
+      const answerNotBefore = performance.now() + settings.otpRequestMinMs
       const email = normalizeEmail(request.body.email)
       enforceRateLimits(rateLimits, 'otp', email, request.ip)
       const user = await db
@@ -391,6 +395,8 @@ export async function authRoutes(app: App, options: { deps: RouteDeps }) {
           )
         })
       }
+      const early = answerNotBefore - performance.now()
+      if (early > 0) await sleep(early)
       return reply.code(202).send({
         detail: 'if the email belongs to an account, a reset code has been sent to it',
       })
