@@ -291,3 +291,21 @@ t.test('a deposit that would overflow a balance is a 409 problem, not a 500', as
   t.equal(res.statusCode, 409)
   t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
 })
+
+t.test('a deposit may say why (beyond the SPEC); it is recorded with the actor', async (t) => {
+  const { app, db, token } = await walletService(t)
+  await addUser(db, alice.id)
+  const res = await app.inject({
+    method: 'POST',
+    url: `/user/${alice.id}/deposit`,
+    headers: { authorization: `Bearer ${await token(admin)}` },
+    payload: { amount: 1, reason: 'goodwill credit' },
+  })
+  t.equal(res.statusCode, 200)
+  const tx = await db
+    .selectFrom('ledger_transaction')
+    .selectAll()
+    .where('id', '=', res.json().transaction_id)
+    .executeTakeFirstOrThrow()
+  t.match(tx, { kind: 'deposit', actor_id: admin.id, reason: 'goodwill credit' })
+})

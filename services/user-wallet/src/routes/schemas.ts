@@ -61,6 +61,8 @@ export const DepositBody = Type.Object(
     amount: Amount,
     currency: Type.Optional(Type.String({ pattern: '^[a-zA-Z]{3}$' })),
     reference: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    /** Beyond the SPEC's fields: why the admin adds the money, recorded with the movement. */
+    reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500, pattern: '\\S' })),
   },
   strict,
 )

@@ -291,7 +291,10 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
         })
       }
       const userId = request.params.user_id
-      const answer = await moveMoney(request, userId, () => deposit(userId, amount), { reference })
+      const answer = await moveMoney(request, userId, () => deposit(userId, amount), {
+        reference,
+        reason: request.body.reason,
+      })
       if (answer.replayed) reply.header('idempotent-replayed', 'true')
       return reply.code(200).send(answer.body as Static<typeof MovementAnswer>)
     },
