@@ -165,4 +165,42 @@ t.test('update-role: admin only, publishes auth.user.role-changed', async (t) =>
     Buffer.from(promoted.access_token.split('.')[1] as string, 'base64url').toString(),
   )
   t.equal(claims.role, 'tutor')
+  // Now a tutor: still not an admin.
+  const tutorTokens = await login(app, student.username, student.password)
+  t.equal(
+    (await update(tutorTokens.access_token, { user_id: student.id, role: 'admin' })).statusCode,
+    403,
+    'a tutor cannot change roles either',
+  )
+})
+
+t.test('token-only routes and bodies: 401 without a token, 400 without a body', async (t) => {
+  const { app } = await setup(t)
+  const email = await app.inject({
+    method: 'PATCH',
+    url: '/auth/email',
+    payload: { current_password: 'whatever123', new_email: 'x@example.com' },
+  })
+  t.equal(email.statusCode, 401)
+  t.match(String(email.headers['www-authenticate']), /^Bearer/)
+  const password = await app.inject({
+    method: 'PATCH',
+    url: '/auth/password',
+    payload: { current_password: 'whatever123', new_password: 'another password' },
+  })
+  t.equal(password.statusCode, 401)
+  t.equal((await app.inject({ method: 'POST', url: '/auth/refresh' })).statusCode, 400)
+  t.equal((await app.inject({ method: 'POST', url: '/auth/refresh', payload: {} })).statusCode, 400)
+  const form = await app.inject({
+    method: 'POST',
+    url: '/auth/login',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'username=someone&password=whatever123&is_admin=1',
+  })
+  t.equal(form.statusCode, 400, 'an unknown form field is refused like a JSON one')
+  const verify = await app.inject({
+    method: 'GET',
+    url: '/auth/verify?email=a@example.com&otp=123456&debug=1',
+  })
+  t.equal(verify.statusCode, 400, 'an unknown query field is refused')
 })

@@ -309,3 +309,37 @@ t.test('a deposit may say why (beyond the SPEC); it is recorded with the actor',
     .executeTakeFirstOrThrow()
   t.match(tx, { kind: 'deposit', actor_id: admin.id, reason: 'goodwill credit' })
 })
+
+t.test(
+  'every route refuses a missing token (401) and a role that may never call it (403)',
+  async (t) => {
+    const { app, db, token } = await walletService(t)
+    await addUser(db, alice.id)
+    const routes: [string, string, object?][] = [
+      ['GET', '/user/me'],
+      ['GET', `/user/by-id/${alice.id}`],
+      ['GET', `/user/by-email/${alice.id}@example.com`],
+      ['GET', `/user/by-username/user_${alice.id}`],
+      ['PATCH', `/user/${alice.id}/update`, { name: 'A' }],
+      ['GET', `/user/${alice.id}/transactions`],
+      ['POST', '/user/create', { user_id: 'x1', username: 'xxx', email: 'x@example.com' }],
+      ['POST', `/user/${alice.id}/deposit`, { amount: 1 }],
+      ['POST', `/user/${alice.id}/debit`, { amount: 1, reason: 'r' }],
+    ]
+    for (const [method, url, payload] of routes) {
+      const res = await app.inject({ method: method as 'GET', url, payload })
+      t.equal(res.statusCode, 401, `${method} ${url} without a token`)
+    }
+    const tutor = await token({ id: 'tutor1', role: 'tutor' })
+    for (const [method, url, payload] of routes.slice(-3)) {
+      const res = await app.inject({
+        method: method as 'POST',
+        url,
+        payload,
+        headers: { authorization: `Bearer ${tutor}` },
+      })
+      t.equal(res.statusCode, 403, `${method} ${url} as a tutor`)
+    }
+    t.same(await balances(db, alice.id), { available: 0, held: 0 })
+  },
+)
