@@ -64,3 +64,20 @@ export async function createTestDatabase(t: TestContext): Promise<string> {
 export async function createTestBroker(): Promise<{ url: string; prefix: string }> {
   return { url: await amqpServerUrl(), prefix: `${uniqueName()}.` }
 }
+
+/** A clock a test sets and moves; starts at the real time unless given another. */
+export class TestClock {
+  current: Date
+  constructor(start: Date = new Date()) {
+    this.current = new Date(start)
+  }
+  now(): Date {
+    return new Date(this.current)
+  }
+  advance(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms)
+  }
+  set(to: Date | string): void {
+    this.current = new Date(to)
+  }
+}
