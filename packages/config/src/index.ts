@@ -187,6 +187,16 @@ export function loadConfig<S extends ConfigSpec>(spec: S, source: Env = process.
   }
 }
 
+/**
+ * For a process entry point: a start-up step that cannot succeed (the database never answered,
+ * say) stops the process with one line naming the reason, and status 1, not a stack trace.
+ */
+export function failStartup(err: unknown): never {
+  const reason = err instanceof Error ? err.message : String(err)
+  process.stderr.write(`startup error: ${reason.split('\n')[0]}\n`)
+  process.exit(1)
+}
+
 /** The settings every service shares; a service spreads these into its own spec. */
 export function serviceConfigSpec(defaults: { port: number; database: string }) {
   return {
@@ -206,6 +216,8 @@ export function serviceConfigSpec(defaults: { port: number; database: string }) 
       protocols: ['mysql:'],
       devDefault: `mysql://root@127.0.0.1:3306/${defaults.database}`,
     }),
+    /** How long start-up waits for an unreachable database before giving up. */
+    dbConnectTimeoutMs: env.int('DB_CONNECT_TIMEOUT_MS', { min: 0, default: 60_000 }),
     amqpUrl: env.url('AMQP_URL', {
       protocols: ['amqp:', 'amqps:'],
       devDefault: 'amqp://guest:guest@127.0.0.1:5672',

@@ -117,16 +117,91 @@ export async function migrateToLatest<DB>(
   return check(await migrator(db as Kysely<unknown>, migrations).migrateToLatest())
 }
 
+/** The database server could not be reached at start-up within the allowed time. */
+export class DatabaseUnreachableError extends Error {
+  override name = 'DatabaseUnreachableError'
+}
+
+/** Errors that mean "not there yet" (a server starting or restarting), worth waiting out. */
+const unreachableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+])
+
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : err instanceof Error ? err.message : String(err)
+}
+
+export interface StartupLogger {
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+}
+
+export interface OpenOptions extends DbOptions {
+  /** How long to wait for an unreachable server before giving up (default 60 s). */
+  connectTimeoutMs?: number
+}
+
 /**
- * What a service does at start-up: creates its database when missing, connects, and runs the
- * pending migrations, logging each.
+ * Waits until the server at `url` accepts a connection, retrying with growing delays and one
+ * log line per attempt; throws DatabaseUnreachableError with a one-line reason after
+ * `timeoutMs`. Errors that waiting cannot cure (a refused password, say) are thrown at once.
+ */
+export async function waitForDatabase(
+  url: string,
+  timeoutMs = 60_000,
+  logger?: StartupLogger,
+): Promise<void> {
+  const { host, port } = new URL(url)
+  const where = `${host}${port ? '' : ':3306'}`
+  const started = performance.now()
+  let delay = 250
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const conn = await createPromiseConnection({ uri: serverUrl(url), connectTimeout: 5000 })
+      await conn.end()
+      if (attempt > 1) logger?.info({ attempts: attempt }, `database at ${where} reachable`)
+      return
+    } catch (err) {
+      const code = errorCode(err)
+      if (!unreachableCodes.has(code)) throw err
+      const waited = performance.now() - started
+      if (waited + delay > timeoutMs) {
+        throw new DatabaseUnreachableError(
+          `the database at ${where} could not be reached within ${timeoutMs / 1000} s (${code}, ${attempt} attempts)`,
+          { cause: err },
+        )
+      }
+      logger?.warn(
+        { attempt, code, retry_in_ms: delay },
+        `database at ${where} not reachable (${code}); attempt ${attempt}, retrying in ${delay} ms`,
+      )
+      await sleep(delay)
+      delay = Math.min(delay * 2, 5000)
+    }
+  }
+}
+
+/**
+ * What a service does at start-up: waits for the server (see waitForDatabase), creates its
+ * database when missing, connects, and runs the pending migrations, logging each.
  */
 export async function openDatabase<DB>(
   url: string,
   migrations: Migrations,
-  logger?: { info(obj: object, msg: string): void },
-  options: DbOptions = {},
+  logger?: StartupLogger,
+  options: OpenOptions = {},
 ): Promise<Kysely<DB>> {
+  await waitForDatabase(url, options.connectTimeoutMs, logger)
   await ensureDatabase(url)
   const db = createDb<DB>(url, options)
   try {

@@ -1,7 +1,8 @@
-import { createTestDatabase, type TestContext } from '@tms/testing'
+import { createTestDatabase, mysqlServerUrl, startTcpProxy, type TestContext } from '@tms/testing'
 import t from 'tap'
 import {
   createDb,
+  DatabaseUnreachableError,
   dropDatabase,
   isDuplicateKey,
   type Kysely,
@@ -11,6 +12,7 @@ import {
   openDatabase,
   sql,
   transaction,
+  waitForDatabase,
 } from '../src/index.ts'
 
 interface Schema {
@@ -51,7 +53,7 @@ t.test('migrations run once and the database compares text in binary', async (t)
 t.test('openDatabase creates, connects and migrates, logging each step', async (t) => {
   const url = await createTestDatabase(t)
   const steps: unknown[] = []
-  const logger = { info: (obj: object) => steps.push(obj) }
+  const logger = { info: (obj: object) => steps.push(obj), warn: (obj: object) => steps.push(obj) }
   // A database that does not exist yet is created (the test's own name with a suffix).
   const fresh = `${url}_open`
   t.teardown(() => dropDatabase(fresh))
@@ -149,4 +151,52 @@ t.test('dates round-trip in UTC', async (t) => {
   const when = new Date('2026-12-01T09:00:00.123Z')
   const { rows } = await sql<{ d: Date }>`SELECT CAST(${when} AS DATETIME(3)) AS d`.execute(db)
   t.equal(rows[0]?.d.toISOString(), when.toISOString())
+})
+
+/** A logger that keeps what it was told: [level, fields, message]. */
+function recordingLogger() {
+  const lines: { level: 'info' | 'warn'; fields: Record<string, unknown>; msg: string }[] = []
+  return {
+    lines,
+    info: (fields: object, msg: string) =>
+      lines.push({ level: 'info', fields: { ...fields }, msg }),
+    warn: (fields: object, msg: string) =>
+      lines.push({ level: 'warn', fields: { ...fields }, msg }),
+  }
+}
+
+t.test('start-up waits for an unreachable database, one log line per attempt', async (t) => {
+  const server = new URL(await mysqlServerUrl())
+  const proxy = await startTcpProxy(server.hostname, Number(server.port || 3306))
+  t.teardown(() => proxy.close())
+  const url = proxy.url(`${server.toString().replace(/\/$/, '')}/whatever`)
+
+  proxy.cut()
+  const logger = recordingLogger()
+  const err = await waitForDatabase(url, 1200, logger).catch((e) => e)
+  t.type(err, DatabaseUnreachableError, 'gives up after the timeout')
+  t.match(
+    err.message,
+    /^the database at 127\.0\.0\.1:\d+ could not be reached within 1\.2 s \(\w+, \d+ attempts\)$/,
+    'with a one-line reason',
+  )
+  const attempts = logger.lines.filter((l) => l.level === 'warn')
+  t.ok(attempts.length >= 2, `each attempt logged (${attempts.length})`)
+  t.match(attempts[0], {
+    fields: { attempt: 1 },
+    msg: /not reachable .*attempt 1, retrying in \d+ ms/,
+  })
+  t.ok(
+    attempts.every((l) => !l.msg.includes('\n')),
+    'one line each',
+  )
+
+  // Down at first, back a moment later: start-up goes on by itself.
+  const later = recordingLogger()
+  setTimeout(() => proxy.restore(), 600).unref()
+  await waitForDatabase(url, 30_000, later)
+  t.ok(
+    later.lines.some((l) => l.level === 'info' && /reachable$/.test(l.msg)),
+    'the recovery is logged',
+  )
 })

@@ -65,12 +65,19 @@ export function titleOf(status: number): string {
   return STATUS_CODES[status] ?? 'Error'
 }
 
-export function sendProblem(
-  reply: FastifyReply,
+/** Where the project's own problem types live; a type names one kind of refusal. */
+export const PROBLEM_TYPE_BASE = 'https://tms.example/problems/'
+
+/** The `type` URI of one of the project's problems, e.g. `problemType('insufficient-funds')`. */
+export function problemType(slug: string): string {
+  return `${PROBLEM_TYPE_BASE}${slug}`
+}
+
+export function problemBody(
   status: number,
   detail: string,
-  options: ProblemOptions = {},
-): FastifyReply {
+  options: Pick<ProblemOptions, 'type' | 'errors'> = {},
+): Problem {
   const body: Problem = {
     type: options.type ?? 'about:blank',
     title: titleOf(status),
@@ -78,8 +85,26 @@ export function sendProblem(
     detail,
   }
   if (options.errors) body.errors = options.errors
-  for (const [name, value] of Object.entries(options.headers ?? {})) reply.header(name, value)
-  return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(body)
+  return body
+}
+
+/** Answers with a problem; `body` as made by problemBody (a stored answer, say). */
+export function sendProblemBody(
+  reply: FastifyReply,
+  body: Problem,
+  headers: Record<string, string> = {},
+): FastifyReply {
+  for (const [name, value] of Object.entries(headers)) reply.header(name, value)
+  return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(body)
+}
+
+export function sendProblem(
+  reply: FastifyReply,
+  status: number,
+  detail: string,
+  options: ProblemOptions = {},
+): FastifyReply {
+  return sendProblemBody(reply, problemBody(status, detail, options), options.headers)
 }
 
 interface AjvError {

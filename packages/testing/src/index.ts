@@ -1,6 +1,8 @@
 // The harness every test uses: a database, broker names and (see s3.ts, tokens.ts) an S3
 // endpoint and signed tokens of its own, cleaned up when the test ends.
 import { randomBytes } from 'node:crypto'
+import { Writable } from 'node:stream'
+import { type Kysely, type RawBuilder, sql } from 'kysely'
 import { createConnection } from 'mysql2/promise'
 import { amqpServerUrl, mysqlServerUrl } from './infra.ts'
 
@@ -80,4 +82,44 @@ export class TestClock {
   set(to: Date | string): void {
     this.current = new Date(to)
   }
+}
+
+/** A log destination that keeps every line a pino logger writes, parsed, for assertions. */
+export function captureLogs(): {
+  destination: Writable
+  lines: Record<string, unknown>[]
+  messages(): string[]
+} {
+  const lines: Record<string, unknown>[] = []
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim() !== '') lines.push(JSON.parse(line))
+      }
+      callback()
+    },
+  })
+  return { destination, lines, messages: () => lines.map((l) => String(l.msg)) }
+}
+
+/**
+ * Another session that locks rows and keeps them locked until released: runs `lockingQuery`
+ * (a `SELECT … FOR UPDATE`) in a transaction on a connection of its own. `locked` resolves once
+ * the rows are held; `release()` commits; `done` resolves after the commit.
+ */
+export function holdLock<DB>(db: Kysely<DB>, lockingQuery: RawBuilder<unknown>) {
+  const released = Promise.withResolvers<void>()
+  const locked = Promise.withResolvers<void>()
+  const done = db.connection().execute(async (conn) => {
+    await sql`BEGIN`.execute(conn)
+    try {
+      await lockingQuery.execute(conn)
+      locked.resolve()
+      await released.promise
+    } finally {
+      await sql`COMMIT`.execute(conn)
+    }
+  })
+  done.catch(locked.reject)
+  return { locked: locked.promise, release: () => released.resolve(), done }
 }

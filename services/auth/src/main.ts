@@ -2,7 +2,7 @@
 // the mail sender and the HTTP server, and a graceful shutdown of all of them.
 import path from 'node:path'
 import { createBus } from '@tms/bus'
-import { loadConfig } from '@tms/config'
+import { failStartup, loadConfig } from '@tms/config'
 import { openDatabase } from '@tms/db'
 import { createLogger } from '@tms/logging'
 import closeWithGrace from 'close-with-grace'
@@ -47,7 +47,9 @@ if (keys.generated) {
   )
 }
 
-const db = await openDatabase<AuthDatabase>(config.databaseUrl, migrations, logger)
+const db = await openDatabase<AuthDatabase>(config.databaseUrl, migrations, logger, {
+  connectTimeoutMs: config.dbConnectTimeoutMs,
+}).catch(failStartup)
 
 const bus = createBus({
   service: 'auth',

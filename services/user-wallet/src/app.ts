@@ -1,6 +1,8 @@
 // The user-wallet service's HTTP app, built from injected dependencies: main.ts passes the real
 // ones, tests a database of their own and a verifier for their test issuer.
+import type { Clock } from '@tms/clock'
 import { type App, buildFastify } from '@tms/http'
+import type { IdempotentReplyOptions } from '@tms/idempotency'
 import { type AccessTokenVerifier, accessTokens } from '@tms/jwt'
 import type { Logger } from '@tms/logging'
 import { type Kysely, sql } from 'kysely'
@@ -14,12 +16,15 @@ export interface AppSettings {
 
 export interface AppDeps {
   db: Kysely<WalletDatabase>
+  clock: Clock
   verifyAccessToken: AccessTokenVerifier
   settings: AppSettings
   /** For readiness: whether the broker connection is up. */
   brokerConnected?: () => boolean
   logger?: Logger
   logLevel?: string
+  /** How Idempotency-Key claims age (tests shorten it and pause a request after its claim). */
+  idempotency?: Pick<IdempotentReplyOptions<WalletDatabase>, 'staleClaimMs' | 'afterClaim'>
 }
 
 export type RouteDeps = AppDeps

@@ -1,8 +1,10 @@
 // The user-wallet service process: configuration, database and migrations, the bus and its
 // consumers, the HTTP server, and a graceful shutdown of all of them.
 import { createBus } from '@tms/bus'
-import { loadConfig } from '@tms/config'
+import { systemClock } from '@tms/clock'
+import { failStartup, loadConfig } from '@tms/config'
 import { openDatabase } from '@tms/db'
+import { purgeIdempotencyKeys } from '@tms/idempotency'
 import { createAccessTokenVerifier } from '@tms/jwt'
 import { createLogger } from '@tms/logging'
 import closeWithGrace from 'close-with-grace'
@@ -10,15 +12,15 @@ import { buildApp } from './app.ts'
 import { configSpec } from './config.ts'
 import { migrations } from './db/migrations.ts'
 import type { WalletDatabase } from './db/schema.ts'
-import { IDEMPOTENCY_TTL_MS } from './domain/idempotency.ts'
 import { subscribeBooking } from './events/booking.ts'
 import { subscribeProfiles } from './events/profiles.ts'
-import { purgeIdempotencyKeys } from './idempotency.ts'
 
 const config = loadConfig(configSpec)
 const logger = createLogger({ service: 'user-wallet', level: config.logLevel })
 
-const db = await openDatabase<WalletDatabase>(config.databaseUrl, migrations, logger)
+const db = await openDatabase<WalletDatabase>(config.databaseUrl, migrations, logger, {
+  connectTimeoutMs: config.dbConnectTimeoutMs,
+}).catch(failStartup)
 
 const bus = createBus({
   service: 'user-wallet',
@@ -33,6 +35,7 @@ subscribeBooking(bus)
 
 const app = await buildApp({
   db,
+  clock: systemClock,
   verifyAccessToken: createAccessTokenVerifier({
     issuer: config.jwtIssuer,
     keys: { jwksUrl: config.jwksUrl },
@@ -42,14 +45,14 @@ const app = await buildApp({
   logger,
 })
 
-const purgeTimer = setInterval(
-  () => {
-    purgeIdempotencyKeys(db, new Date(Date.now() - IDEMPOTENCY_TTL_MS)).catch((err) =>
-      logger.warn({ err }, 'idempotency key purge failed'),
-    )
-  },
-  60 * 60 * 1000,
-)
+// Expired Idempotency-Keys go at start-up (catching up after downtime) and hourly; the purge
+// deletes in batches and is safe with several replicas running it at once.
+const purgeKeys = () =>
+  purgeIdempotencyKeys(db, systemClock).catch((err) =>
+    logger.warn({ err }, 'idempotency key purge failed'),
+  )
+void purgeKeys()
+const purgeTimer = setInterval(purgeKeys, 60 * 60 * 1000)
 purgeTimer.unref()
 
 closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {

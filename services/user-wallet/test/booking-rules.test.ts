@@ -1,6 +1,5 @@
 import t from 'tap'
 import { type HoldState, nextStep } from '../src/domain/booking.ts'
-import { canonicalJson, decideExisting, requestHash } from '../src/domain/idempotency.ts'
 
 const open: HoldState = { status: 'open', studentId: 's', revision: 1, amount: 100 }
 const requested = { type: 'requested' as const, revision: 1, studentId: 's', price: 100 }
@@ -44,32 +43,4 @@ t.test('completed', async (t) => {
   t.match(nextStep({ ...open, status: 'captured', amount: 0 }, completed), { action: 'ignore' })
   t.match(nextStep(undefined, completed), { action: 'wait' })
   t.match(nextStep({ ...open, amount: 80 }, completed), { action: 'capture', price: 80, fee: 10 })
-})
-
-t.test('idempotency keys', async (t) => {
-  t.equal(
-    canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } }),
-    '{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}',
-  )
-  t.equal(requestHash({ a: 1, b: 2 }), requestHash({ b: 2, a: 1 }))
-  t.not(requestHash({ a: 1 }), requestHash({ a: 2 }))
-  const now = new Date('2026-01-02T00:00:00Z')
-  const at = (ms: number) => new Date(now.getTime() - ms)
-  const h = requestHash({ a: 1 })
-  t.match(decideExisting({ request_hash: h, status_code: 200, created_at: at(1000) }, h, now), {
-    kind: 'replay',
-  })
-  t.match(decideExisting({ request_hash: 'x', status_code: 200, created_at: at(1000) }, h, now), {
-    kind: 'conflict',
-  })
-  t.match(decideExisting({ request_hash: h, status_code: null, created_at: at(1000) }, h, now), {
-    kind: 'conflict',
-  })
-  t.match(decideExisting({ request_hash: h, status_code: null, created_at: at(120_000) }, h, now), {
-    kind: 'take-over',
-  })
-  t.match(
-    decideExisting({ request_hash: 'x', status_code: 200, created_at: at(25 * 3600_000) }, h, now),
-    { kind: 'take-over' },
-  )
 })

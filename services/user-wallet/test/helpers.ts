@@ -1,6 +1,7 @@
 // A wallet service of the test's own: its database, the app with a verifier for a test issuer,
 // and ledger invariants every test checks at the end.
 import { type Bus, createBus, exchangeName } from '@tms/bus'
+import { systemClock } from '@tms/clock'
 import { type EventData, type EventType, makeEnvelope } from '@tms/contracts'
 import { createDb, type Kysely, migrateToLatest, newId, sql, transaction } from '@tms/db'
 import type { App } from '@tms/http'
@@ -15,7 +16,7 @@ import {
   type TestContext,
 } from '@tms/testing'
 import amqplib from 'amqplib'
-import { buildApp } from '../src/app.ts'
+import { type AppDeps, buildApp } from '../src/app.ts'
 import { migrations } from '../src/db/migrations.ts'
 import type { Role as ProfileRole, WalletDatabase } from '../src/db/schema.ts'
 import { subscribeBooking } from '../src/events/booking.ts'
@@ -39,11 +40,16 @@ export interface TestService {
   token(user: { id: string; role: Role; username?: string }): Promise<string>
 }
 
-export async function walletService(t: TestContext): Promise<TestService> {
+export async function walletService(
+  t: TestContext,
+  overrides: Partial<Pick<AppDeps, 'clock' | 'idempotency'>> = {},
+): Promise<TestService> {
   const db = await walletDb(t)
   const issuer = await createTestIssuer()
   const app = await buildApp({
     db,
+    clock: systemClock,
+    ...overrides,
     verifyAccessToken: createAccessTokenVerifier({
       issuer: issuer.issuer,
       keys: { jwks: issuer.jwks },

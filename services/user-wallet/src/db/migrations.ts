@@ -1,5 +1,6 @@
 import { busMigrations } from '@tms/bus'
 import type { Migrations } from '@tms/db'
+import { idempotencyMigrations } from '@tms/idempotency'
 import { type Kysely, sql } from 'kysely'
 
 const time = sql`datetime(3)`
@@ -11,6 +12,7 @@ export const EXTERNAL_ACCOUNT_ID = 'external'
 
 export const migrations: Migrations = {
   ...busMigrations,
+  ...idempotencyMigrations,
   wallet_0001_initial: {
     async up(db: Kysely<unknown>) {
       await db.schema
@@ -112,5 +114,13 @@ export const migrations: Migrations = {
         await db.schema.dropTable(table).ifExists().execute()
       }
     },
+  },
+  wallet_0002_shared_idempotency_keys: {
+    // Idempotency-Key claims moved to @tms/idempotency's `idempotency_keys` (fenced claims,
+    // stored refusals); the old table held only 24 hours of replays.
+    async up(db: Kysely<unknown>) {
+      await db.schema.dropTable('idempotency_key').ifExists().execute()
+    },
+    async down() {},
   },
 }

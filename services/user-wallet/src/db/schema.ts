@@ -1,4 +1,5 @@
 import type { BusTables } from '@tms/bus'
+import type { IdempotencyTables } from '@tms/idempotency'
 import type { HoldStatus } from '../domain/booking.ts'
 import type { AccountKind, TransactionKind } from '../domain/ledger.ts'
 
@@ -48,18 +49,6 @@ export interface EntryTable {
   amount: number
 }
 
-export interface IdempotencyKeyTable {
-  caller: string
-  method: string
-  path: string
-  idem_key: string
-  request_hash: string
-  /** Null while the first request runs. */
-  status_code: number | null
-  response: string | null
-  created_at: Date
-}
-
 export interface SessionHoldTable {
   session_id: string
   student_id: string | null
@@ -69,11 +58,10 @@ export interface SessionHoldTable {
   updated_at: Date
 }
 
-export interface WalletDatabase extends BusTables {
+export interface WalletDatabase extends BusTables, IdempotencyTables {
   profile: ProfileTable
   account: AccountTable
   ledger_transaction: LedgerTransactionTable
   entry: EntryTable
-  idempotency_key: IdempotencyKeyTable
   session_hold: SessionHoldTable
 }

@@ -82,12 +82,6 @@ export const MovementAnswer = Type.Object({
   transaction_id: Type.String(),
 })
 
-export const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(
-    Type.String({ description: 'makes a retry of this request safe; kept 24 hours' }),
-  ),
-})
-
 export const ListQuery = Type.Object(
   {
     limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),

@@ -1,13 +1,12 @@
 // Every /user endpoint of the SPEC.
 import { isDuplicateKey, transaction } from '@tms/db'
-import { type App, bearerSecurity, httpError } from '@tms/http'
+import { type App, bearerSecurity, httpError, problemType } from '@tms/http'
+import { IdempotencyKeyHeaders, refusal, replyIdempotent } from '@tms/idempotency'
 import { type AccessTokenUser, authenticate, currentUser, requireRole } from '@tms/jwt'
-import type { FastifyRequest } from 'fastify'
-import type { Static } from 'typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { RouteDeps } from '../app.ts'
 import type { ProfileTable } from '../db/schema.ts'
 import { debit, deposit, InsufficientFundsError, InvalidAmountError } from '../domain/ledger.ts'
-import { runIdempotent } from '../idempotency.ts'
 import { ensureWallet, post, walletBalance } from '../ledger.ts'
 import { findProfile, userView } from '../profiles.ts'
 import {
@@ -15,7 +14,6 @@ import {
   DebitBody,
   DepositBody,
   EmailParams,
-  IdempotencyHeaders,
   LedgerPage,
   ListQuery,
   MovementAnswer,
@@ -33,19 +31,8 @@ function mayAccess(caller: AccessTokenUser, userId: string): boolean {
   return caller.role === 'admin' || caller.id === userId
 }
 
-/**
- * The resource a request addressed, rebuilt from its route and its decoded parameters, so that
- * `/user/%30…/deposit` and `/user/0…/deposit` are one scope for an Idempotency-Key.
- */
-function canonicalPath(request: FastifyRequest): string {
-  const params = request.params as Record<string, string>
-  return (request.routeOptions.url ?? request.url).replace(/:(\w+)/g, (_, name: string) =>
-    encodeURIComponent(params[name] ?? ''),
-  )
-}
-
 export async function userRoutes(app: App, options: { deps: RouteDeps }) {
-  const { db, settings } = options.deps
+  const { db, settings, clock } = options.deps
   const currency = settings.currency
   const auth = { onRequest: authenticate, schema: { security: bearerSecurity } }
   const admin = { onRequest: requireRole('admin') }
@@ -222,23 +209,21 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
     },
   )
 
-  async function moveMoney(
+  /** A deposit or debit under the request's Idempotency-Key; refusals of funds are stored. */
+  function moveMoney(
     request: FastifyRequest,
+    reply: FastifyReply,
     userId: string,
     build: () => ReturnType<typeof deposit>,
     meta: { reason?: string; reference?: string },
   ) {
     const caller = currentUser(request)
-    const answer = await runIdempotent(
+    return replyIdempotent(request, reply, {
       db,
-      {
-        caller: caller.id,
-        method: request.method,
-        path: canonicalPath(request),
-        key: request.headers['idempotency-key'] as string | undefined,
-        body: request.body,
-      },
-      async (trx) => {
+      caller: caller.id,
+      clock,
+      ...options.deps.idempotency,
+      async effect(trx) {
         const profile = await trx
           .selectFrom('profile')
           .select('user_id')
@@ -250,23 +235,26 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
             actorId: caller.id,
             reason: meta.reason ?? null,
             reference: meta.reference ?? null,
+            now: clock.now(),
           })
           const balances = await walletBalance(trx, userId)
           return { status: 200, body: { ...balances, transaction_id: posted.transactionId } }
         } catch (err) {
+          // Definitive refusals: stored with the key, so a retry answers the same.
           if (err instanceof InsufficientFundsError) {
-            throw httpError(409, 'the available balance does not cover this amount', {
-              type: 'https://tms.example/problems/insufficient-funds',
-            })
+            return refusal(
+              409,
+              'the available balance does not cover this amount',
+              problemType('insufficient-funds'),
+            )
           }
           if (err instanceof InvalidAmountError) {
-            throw httpError(409, `the movement cannot be made: ${err.message}`)
+            return refusal(409, `the movement cannot be made: ${err.message}`)
           }
           throw err
         }
       },
-    )
-    return answer
+    })
   }
 
   app.post(
@@ -278,7 +266,7 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
         tags: ['wallet'],
         security: bearerSecurity,
         params: UserIdParams,
-        headers: IdempotencyHeaders,
+        headers: IdempotencyKeyHeaders,
         body: DepositBody,
         response: { 200: MovementAnswer, ...problems(400, 401, 403, 404, 409) },
       },
@@ -291,12 +279,10 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
         })
       }
       const userId = request.params.user_id
-      const answer = await moveMoney(request, userId, () => deposit(userId, amount), {
+      return moveMoney(request, reply, userId, () => deposit(userId, amount), {
         reference,
         reason: request.body.reason,
       })
-      if (answer.replayed) reply.header('idempotent-replayed', 'true')
-      return reply.code(200).send(answer.body as Static<typeof MovementAnswer>)
     },
   )
 
@@ -310,7 +296,7 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
         tags: ['wallet'],
         security: bearerSecurity,
         params: UserIdParams,
-        headers: IdempotencyHeaders,
+        headers: IdempotencyKeyHeaders,
         body: DebitBody,
         response: { 200: MovementAnswer, ...problems(400, 401, 403, 404, 409) },
       },
@@ -318,12 +304,7 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
     async (request, reply) => {
       const { amount, reason, reference } = request.body
       const userId = request.params.user_id
-      const answer = await moveMoney(request, userId, () => debit(userId, amount), {
-        reason,
-        reference,
-      })
-      if (answer.replayed) reply.header('idempotent-replayed', 'true')
-      return reply.code(200).send(answer.body as Static<typeof MovementAnswer>)
+      return moveMoney(request, reply, userId, () => debit(userId, amount), { reason, reference })
     },
   )
 

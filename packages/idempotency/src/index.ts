@@ -1,0 +1,35 @@
+export {
+  canonicalPath,
+  IdempotencyKeyHeaders,
+  type IdempotentReplyOptions,
+  idempotencyProblem,
+  idempotencyProblemTypes,
+  refusal,
+  replyIdempotent,
+} from './route.ts'
+export {
+  type ClaimDecision,
+  canonicalJson,
+  decideClaim,
+  IDEMPOTENCY_TTL_MS,
+  KEY_PATTERN,
+  requestHash,
+  STALE_CLAIM_MS,
+  type StoredClaim,
+} from './rules.ts'
+export {
+  type Answer,
+  ClaimLostError,
+  IdempotencyError,
+  type IdempotencyKeysTable,
+  type IdempotencyOptions,
+  type IdempotencyTables,
+  type IdempotentRequest,
+  InvalidKeyError,
+  idempotencyMigrations,
+  KeyInProgressError,
+  KeyReusedError,
+  type KeyScope,
+  purgeIdempotencyKeys,
+  runIdempotent,
+} from './store.ts'
