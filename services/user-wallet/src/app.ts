@@ -1,5 +1,6 @@
 // The user-wallet service's HTTP app, built from injected dependencies: main.ts passes the real
 // ones, tests a database of their own and a verifier for their test issuer.
+import { type Bus, busReadiness } from '@tms/bus'
 import { type App, buildFastify } from '@tms/http'
 import { type AccessTokenVerifier, accessTokens } from '@tms/jwt'
 import type { Logger } from '@tms/logging'
@@ -16,8 +17,8 @@ export interface AppDeps {
   db: Kysely<WalletDatabase>
   verifyAccessToken: AccessTokenVerifier
   settings: AppSettings
-  /** For readiness: whether the broker connection is up. */
-  brokerConnected?: () => boolean
+  /** For readiness: a stalled consumer fails it, a broker outage does not (see README). */
+  bus: Pick<Bus, 'status'>
   logger?: Logger
   logLevel?: string
 }
@@ -32,9 +33,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     trustProxy: deps.settings.trustProxy,
     healthChecks: {
       database: () => sql`SELECT 1`.execute(deps.db),
-      broker: async () => {
-        if (deps.brokerConnected && !deps.brokerConnected()) throw new Error('not connected')
-      },
+      bus: busReadiness(deps.bus),
     },
     openapi: {
       title: 'Tutor Management System: users and wallets',
