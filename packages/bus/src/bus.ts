@@ -109,7 +109,8 @@ export function createBus<DB, Top extends Topology = typeof consumerQueues>(
     subscribe(consumer, handlers) {
       const types = topology[consumer]
       if (!types) throw new Error(`no consumer queue "${consumer}" in the topology`)
-      const missing = types.filter((type) => typeof handlers[type as never] !== 'function')
+      const byType: Partial<Record<EventType, unknown>> = handlers
+      const missing = types.filter((type) => typeof byType[type] !== 'function')
       if (missing.length > 0) throw new Error(`${consumer}: no handler for ${missing.join(', ')}`)
       if (link) throw new Error('subscribe before start()')
       consumers.push(
