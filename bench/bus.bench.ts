@@ -85,7 +85,8 @@ function tracker() {
       started.set(`u${i}`, performance.now())
     },
     finish(event: Envelope) {
-      const begin = started.get((event.data as { user_id: string }).user_id)
+      if (event.type !== 'auth.user.registered') return
+      const begin = started.get(event.data.user_id)
       if (begin !== undefined) latencies.push(performance.now() - begin)
       if (++finished === EVENTS) done()
     },
@@ -116,8 +117,10 @@ async function withOutbox(): Promise<number> {
       if (outcome === 'handled' && event) events.finish(event)
     },
   })
-  consuming.subscribe(consumer, async (event, trx) => {
-    await sql`INSERT INTO effect (event_id, n) VALUES (${event.id}, 1)`.execute(trx)
+  consuming.subscribe(consumer, {
+    'auth.user.registered': async (event, trx) => {
+      await sql`INSERT INTO effect (event_id, n) VALUES (${event.id}, 1)`.execute(trx)
+    },
   })
   await consuming.start()
   await producer.start()

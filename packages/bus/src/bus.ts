@@ -1,48 +1,56 @@
-// One bus per process: a connection that comes back by itself (amqp-connection-manager re-runs
-// the topology and re-registers consumers after every reconnect), the outbox relay, the
-// consumers, the purge of old outbox and inbox rows, and a graceful close.
+// One bus per process: its own broker link (link.ts) on which every new session declares the
+// topology and starts the consumers, the outbox relay, the purge of old outbox and inbox rows,
+// the stall watch, and a graceful close.
+import { type Clock, systemClock } from '@tms/clock'
 import { consumerQueues, type Envelope, type EventData, type EventType } from '@tms/contracts'
 import { onCommit } from '@tms/db'
 import type { Logger } from '@tms/logging'
-import amqp, { type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager'
-import amqplib, { type ConfirmChannel } from 'amqplib'
+import amqplib from 'amqplib'
 import type { Kysely, Transaction } from 'kysely'
-import { Consumer, type EventHandler, type Outcome } from './consumer.ts'
+import { Consumer, type Outcome } from './consumer.ts'
+import type { Handlers, Topology } from './handlers.ts'
+import { BrokerLink, withTimeout } from './link.ts'
 import type { BusTables } from './migrations.ts'
 import { OutboxRelay, writeToOutbox } from './outbox.ts'
-import {
-  consumerNames,
-  declareConsumerQueues,
-  declareRetryQueues,
-  exchangeName,
-} from './topology.ts'
+import { purgeOld, type Retention } from './purge.ts'
+import { type BusStatus, StallWatch } from './status.ts'
+import { consumerNames, declareTopology, exchangeName } from './topology.ts'
 
-export interface BusOptions {
+/** BUS_RETRY_DELAYS_MS's default: about 71 minutes in all before an event is dead-lettered. */
+export const defaultRetryDelaysMs = [1000, 10_000, 60_000, 600_000, 3_600_000]
+
+export interface BusOptions<DB, Top extends Topology> {
   /** The producing service: the envelope's `producer` and the owner of its consumers. */
   service: string
   url: string
   /** Prefix of every exchange and queue name, e.g. `tms.`; tests use a unique one. */
   prefix: string
-  // biome-ignore lint/suspicious/noExplicitAny: any service schema that includes the bus tables
-  db: Kysely<any>
+  /** The service's database; it has the bus tables (busMigrations). */
+  db: Kysely<DB>
   logger: Logger
+  /** Time of the inbox's handled_at, the outbox's published_at, the purge, stall and outages. */
+  clock?: Clock
   /** One TTL retry queue per delay; after the last, the dead-letter queue. */
   retryDelaysMs?: number[]
-  /** Consumer queues and their event types; the SPEC's by default. */
-  topology?: Record<string, readonly EventType[]>
+  /** Consumer queues and their event types; the contracts' `consumerQueues` by default. */
+  topology?: Top
   prefetch?: number
   relay?: { enabled?: boolean; pollIntervalMs?: number; lingerMs?: number; batchSize?: number }
-  /** Published outbox rows and inbox records older than this are purged. */
-  retention?: { outboxMs?: number; inboxMs?: number; everyMs?: number }
-  /** Milliseconds between reconnection attempts. */
+  retention?: Retention
+  /** First delay before reconnecting (1 s); it doubles per failed attempt up to reconnectMaxMs. */
   reconnectMs?: number
+  /** The longest delay between reconnection attempts (15 s). */
+  reconnectMaxMs?: number
+  heartbeatSeconds?: number
+  /** A consumer with unsettled deliveries and no progress for this long is stalled (60 s). */
+  stallAfterMs?: number
   /** Called after each consumed message was settled: for metrics and benchmarks. */
   onProcessed?: (outcome: Outcome, event: Envelope | undefined) => void
   /** Test hook, see OutboxRelay. */
   afterPublish?: (envelopes: Envelope[]) => void | Promise<void>
 }
 
-export interface Bus {
+export interface Bus<DB = unknown, Top extends Topology = typeof consumerQueues> {
   /** Writes an event to the outbox in the caller's transaction. */
   enqueue<T extends EventType>(
     trx: Transaction<BusTables> | Transaction<never> | Kysely<BusTables>,
@@ -50,12 +58,17 @@ export interface Bus {
     data: EventData<T>,
     options?: { correlationId?: string },
   ): Promise<Envelope<T>>
-  /** Registers the handler of one of the topology's consumers; call before start(). */
-  subscribe<DB>(consumer: string, handler: EventHandler<DB>): void
+  /**
+   * Registers the handlers of one of the topology's consumer queues, one per event type bound
+   * to it; call before start().
+   */
+  subscribe<C extends keyof Top & string>(consumer: C, handlers: Handlers<DB, Top[C][number]>): void
+  /** Connects (and keeps reconnecting); resolves once the first session is set up. */
   start(): Promise<void>
   /** Publishes pending outbox rows now instead of at the next poll. */
   wake(): void
-  isConnected(): boolean
+  /** The broker link and each consumer's progress; see busReadiness. */
+  status(): BusStatus
   /** Deletes published outbox rows and inbox records older than the retention. */
   purge(now?: Date): Promise<{ outbox: number; inbox: number }>
   /** Stops consuming, finishes in-flight handlers, stops the relay, closes the connection. */
@@ -64,116 +77,80 @@ export interface Bus {
   deleteTopology(): Promise<void>
 }
 
-const DAY = 24 * 60 * 60 * 1000
-const PURGE_BATCH = 1000
-
-export function createBus(options: BusOptions): Bus {
-  const retryDelaysMs = options.retryDelaysMs ?? [1000, 10_000, 60_000, 600_000]
-  const topology: Record<string, readonly EventType[]> = options.topology ?? consumerQueues
+export function createBus<DB, Top extends Topology = typeof consumerQueues>(
+  options: BusOptions<DB, Top>,
+): Bus<DB, Top> {
+  const retryDelaysMs = options.retryDelaysMs ?? defaultRetryDelaysMs
+  const topology: Topology = options.topology ?? consumerQueues
+  const clock = options.clock ?? systemClock
   const exchange = exchangeName(options.prefix)
   const log = options.logger.child({ component: 'bus' })
-  const handlers = new Map<string, EventHandler>()
+  const db = options.db as unknown as Kysely<BusTables>
   const consumers: Consumer[] = []
-  let connection: AmqpConnectionManager | undefined
-  let channel: ChannelWrapper | undefined
+  const stallWatch = new StallWatch({
+    logger: log,
+    clock,
+    stallAfterMs: options.stallAfterMs ?? 60_000,
+  })
+  const timers: NodeJS.Timeout[] = []
+  let link: BrokerLink | undefined
   let relay: OutboxRelay | undefined
-  let purgeTimer: NodeJS.Timeout | undefined
-  let generation = 0
   let closing: Promise<void> | undefined
 
-  const db = options.db as Kysely<BusTables>
-
-  async function purge(now = new Date()) {
-    const outboxBefore = new Date(now.getTime() - (options.retention?.outboxMs ?? 7 * DAY))
-    const inboxBefore = new Date(now.getTime() - (options.retention?.inboxMs ?? 30 * DAY))
-    // In batches, so a large backlog never holds locks on the whole table at once.
-    const inBatches = async (remove: () => Promise<{ numDeletedRows: bigint }>) => {
-      let total = 0
-      for (;;) {
-        const deleted = Number((await remove()).numDeletedRows)
-        total += deleted
-        if (deleted < PURGE_BATCH) return total
-      }
-    }
-    const outbox = await inBatches(() =>
-      db
-        .deleteFrom('bus_outbox')
-        .where('published_at', '<', outboxBefore)
-        .limit(PURGE_BATCH)
-        .executeTakeFirst(),
-    )
-    const inbox = await inBatches(() =>
-      db
-        .deleteFrom('bus_inbox')
-        .where('handled_at', '<', inboxBefore)
-        .limit(PURGE_BATCH)
-        .executeTakeFirst(),
-    )
-    return { outbox, inbox }
-  }
-
-  return {
+  const bus: Bus<DB, Top> = {
     enqueue(trx, type, data, enqueueOptions) {
       // The row is visible once the caller commits: wake the relay then. A transaction not
       // made with @tms/db's transaction() is found by the relay's next poll.
       onCommit(trx, () => relay?.wake())
-      return writeToOutbox(trx as Kysely<BusTables>, options.service, type, data, enqueueOptions)
+      const outbox = trx as Kysely<BusTables>
+      return writeToOutbox(outbox, options.service, type, data, clock, enqueueOptions)
     },
 
-    subscribe(consumer, handler) {
-      if (!(consumer in topology))
-        throw new Error(`no consumer queue "${consumer}" in the topology`)
-      handlers.set(consumer, handler as EventHandler)
+    subscribe(consumer, handlers) {
+      const types = topology[consumer]
+      if (!types) throw new Error(`no consumer queue "${consumer}" in the topology`)
+      const byType: Partial<Record<EventType, unknown>> = handlers
+      const missing = types.filter((type) => typeof byType[type] !== 'function')
+      if (missing.length > 0) throw new Error(`${consumer}: no handler for ${missing.join(', ')}`)
+      if (link) throw new Error('subscribe before start()')
+      consumers.push(
+        new Consumer({
+          consumer,
+          names: consumerNames(options.prefix, consumer, retryDelaysMs),
+          handlers,
+          db,
+          logger: log,
+          clock,
+          prefetch: options.prefetch ?? 10,
+          onProcessed: options.onProcessed,
+          onCancelled: () => link?.restart(),
+        }),
+      )
     },
 
     async start() {
-      connection = amqp.connect([options.url], {
-        reconnectTimeInSeconds: (options.reconnectMs ?? 1000) / 1000,
-        heartbeatIntervalInSeconds: 5,
-      })
-      connection.on('connect', () => log.info('connected to the broker'))
-      connection.on('disconnect', ({ err }) => log.warn({ err }, 'disconnected from the broker'))
-      const ch = connection.createChannel({
-        confirm: true,
-        publishTimeout: 10_000,
-        setup: async (c: ConfirmChannel) => {
-          await c.assertExchange(exchange, 'topic', { durable: true })
-          for (const [consumer, types] of Object.entries(topology)) {
-            await declareConsumerQueues(c, options.prefix, consumer, types)
-          }
-          for (const consumer of handlers.keys()) {
-            await declareRetryQueues(c, consumerNames(options.prefix, consumer, retryDelaysMs))
-          }
+      if (closing) return
+      link ??= new BrokerLink({
+        url: options.url,
+        name: options.service,
+        logger: log,
+        clock,
+        reconnectMs: options.reconnectMs ?? 1000,
+        reconnectMaxMs: options.reconnectMaxMs ?? 15_000,
+        heartbeatSeconds: options.heartbeatSeconds ?? 5,
+        async onSession(session) {
+          const retryQueues = consumers.map((c) => c.options.names)
+          await declareTopology(session.publishing, options.prefix, topology, retryQueues)
+          for (const consumer of consumers) await consumer.start(session.consuming)
         },
       })
-      channel = ch
-      ch.on('connect', () => generation++)
-      ch.on('error', (err) => log.warn({ err }, 'channel error'))
-      await ch.waitForConnect()
-
-      for (const [consumer, handler] of handlers) {
-        const c = new Consumer({
-          consumer,
-          names: consumerNames(options.prefix, consumer, retryDelaysMs),
-          eventTypes: topology[consumer] ?? [],
-          handler,
-          db,
-          channel: ch,
-          logger: log,
-          generation: () => generation,
-          onProcessed: options.onProcessed,
-        })
-        consumers.push(c)
-        await c.start(options.prefetch ?? 10)
-      }
-
-      if (options.relay?.enabled !== false) {
+      if (options.relay?.enabled !== false && !relay) {
         relay = new OutboxRelay({
           db,
-          channel: ch,
+          channel: () => link?.current?.publishing,
           exchange,
           logger: log,
-          isConnected: () => connection?.isConnected() ?? false,
+          clock,
           pollIntervalMs: options.relay?.pollIntervalMs,
           lingerMs: options.relay?.lingerMs,
           batchSize: options.relay?.batchSize,
@@ -181,36 +158,52 @@ export function createBus(options: BusOptions): Bus {
         })
         relay.start()
       }
-      const everyMs = options.retention?.everyMs ?? 60 * 60 * 1000
-      purgeTimer = setInterval(() => {
-        purge().catch((err) => log.warn({ err }, 'purge failed'))
-      }, everyMs)
-      purgeTimer.unref()
+      if (timers.length === 0) {
+        const purgeEvery = options.retention?.everyMs ?? 60 * 60 * 1000
+        const stallEvery = Math.max(100, Math.min((options.stallAfterMs ?? 60_000) / 4, 5000))
+        timers.push(
+          setInterval(() => {
+            bus.purge().catch((err) => log.warn({ err }, 'purge failed'))
+          }, purgeEvery),
+          // Looking is enough: status() logs a consumer that became stalled or recovered.
+          setInterval(() => bus.status(), stallEvery),
+        )
+        for (const timer of timers) timer.unref()
+      }
+      await link.start()
     },
 
     wake() {
       relay?.wake()
     },
 
-    isConnected() {
-      return connection?.isConnected() ?? false
+    status() {
+      const state = link?.state()
+      const connected = state?.connected ?? false
+      return {
+        connected,
+        downSince: state?.downSince,
+        failedAttempts: state?.failedAttempts ?? 0,
+        consumers: stallWatch.observe(
+          connected,
+          consumers.map((c) => c.progress()),
+        ),
+      }
     },
 
-    purge,
+    purge(now = clock.now()) {
+      return purgeOld(db, options.retention ?? {}, now)
+    },
 
-    async close() {
-      if (closing) return closing
-      closing = (async () => {
-        clearInterval(purgeTimer)
+    close() {
+      closing ??= (async () => {
+        for (const timer of timers) clearInterval(timer)
         // Without a connection there is nothing to cancel: the broker already requeued
         // whatever this process had not acked.
-        if (channel && connection?.isConnected()) {
-          await withTimeout(channel.cancelAll(), 5000).catch(() => {})
-        }
+        await withTimeout(Promise.all(consumers.map((c) => c.stop())), 5000).catch(() => {})
         await withTimeout(Promise.all(consumers.map((c) => c.drain())), 30_000).catch(() => {})
         await relay?.stop()
-        await withTimeout(channel?.close() ?? Promise.resolve(), 5000).catch(() => {})
-        await withTimeout(connection?.close() ?? Promise.resolve(), 5000).catch(() => {})
+        await link?.close()
       })()
       return closing
     },
@@ -231,12 +224,5 @@ export function createBus(options: BusOptions): Bus {
       }
     },
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+  return bus
 }

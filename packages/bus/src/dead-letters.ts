@@ -1,7 +1,7 @@
 // Operator tools for a consumer's dead-letter queue: list what is parked there and why, and
 // replay it (all, or one event by id) into the consumer's queue with a fresh retry budget.
 import amqplib from 'amqplib'
-import { headers } from './consumer.ts'
+import { headers } from './retries.ts'
 import { consumerNames } from './topology.ts'
 
 export interface DeadLetter {

@@ -1,23 +1,30 @@
 // The producing side: events are written to the outbox in the producer's own transaction and
 // published by a relay with publisher confirms; a row is marked sent only after the broker's
 // ack, so a crash or a broker outage at any point leads to a re-publish, never a loss.
+import type { Clock } from '@tms/clock'
 import { type Envelope, type EventData, type EventType, makeEnvelope } from '@tms/contracts'
 import { transaction } from '@tms/db'
 import { currentCorrelationId, type Logger } from '@tms/logging'
-import type { ChannelWrapper } from 'amqp-connection-manager'
+import type { ConfirmChannel } from 'amqplib'
 import type { Kysely, Transaction } from 'kysely'
+import { confirmed } from './link.ts'
 import type { BusTables } from './migrations.ts'
+
+/** How long a batch may wait for the broker's confirms before it is rolled back and retried. */
+const CONFIRM_TIMEOUT_MS = 10_000
 
 export async function writeToOutbox<T extends EventType>(
   trx: Transaction<BusTables> | Kysely<BusTables>,
   producer: string,
   type: T,
   data: EventData<T>,
+  clock: Clock,
   options: { correlationId?: string } = {},
 ): Promise<Envelope<T>> {
   const envelope = makeEnvelope(type, data, {
     producer,
     correlationId: options.correlationId ?? currentCorrelationId(),
+    occurredAt: clock.now(),
   })
   await trx
     .insertInto('bus_outbox')
@@ -34,10 +41,11 @@ export async function writeToOutbox<T extends EventType>(
 
 export interface RelayOptions {
   db: Kysely<BusTables>
-  channel: ChannelWrapper
+  /** The current session's publishing channel; undefined while the link is down. */
+  channel: () => ConfirmChannel | undefined
   exchange: string
   logger: Logger
-  isConnected: () => boolean
+  clock: Clock
   /** Rows published per transaction. */
   batchSize?: number
   /** How often to look for new rows when nothing woke the relay. */
@@ -90,7 +98,8 @@ export class OutboxRelay {
       this.woken = false
       let published = 0
       try {
-        if (this.options.isConnected()) published = await this.publishBatch()
+        const channel = this.options.channel()
+        if (channel) published = await this.publishBatch(channel)
         this.failures = 0
       } catch (err) {
         this.failures++
@@ -126,8 +135,8 @@ export class OutboxRelay {
    * Locks a batch of unpublished rows (SKIP LOCKED, so several relay replicas share the work),
    * publishes them, waits for every confirm, then marks them sent in the same transaction.
    */
-  private publishBatch(): Promise<number> {
-    const { db, channel, exchange, batchSize } = this.options
+  private publishBatch(channel: ConfirmChannel): Promise<number> {
+    const { db, exchange, batchSize, clock } = this.options
     return transaction(db, async (trx) => {
       const rows = await trx
         .selectFrom('bus_outbox')
@@ -140,22 +149,33 @@ export class OutboxRelay {
         .execute()
       if (rows.length === 0) return 0
       const envelopes = rows.map((row) => JSON.parse(row.envelope) as Envelope)
+      const timestamp = Math.floor(clock.now().getTime() / 1000)
       await Promise.all(
         rows.map((row, i) =>
-          channel.publish(exchange, row.type, Buffer.from(row.envelope), {
-            persistent: true,
-            messageId: row.id,
-            type: row.type,
-            contentType: 'application/json',
-            correlationId: envelopes[i]?.correlation_id,
-            timestamp: Math.floor(Date.now() / 1000),
-          }),
+          confirmed(
+            (done) =>
+              channel.publish(
+                exchange,
+                row.type,
+                Buffer.from(row.envelope),
+                {
+                  persistent: true,
+                  messageId: row.id,
+                  type: row.type,
+                  contentType: 'application/json',
+                  correlationId: envelopes[i]?.correlation_id,
+                  timestamp,
+                },
+                done,
+              ),
+            CONFIRM_TIMEOUT_MS,
+          ),
         ),
       )
       await this.options.afterPublish?.(envelopes)
       await trx
         .updateTable('bus_outbox')
-        .set({ published_at: new Date() })
+        .set({ published_at: clock.now() })
         .where(
           'id',
           'in',

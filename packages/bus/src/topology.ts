@@ -1,7 +1,8 @@
 // Names and arguments of everything the bus declares. Quorum queues, dead-lettering
 // at-least-once (which needs reject-publish overflow), one TTL queue per retry step whose
 // expired messages go back to the consumer's queue, and a dead-letter queue per consumer.
-import type { Channel } from 'amqp-connection-manager'
+import type { Channel } from 'amqplib'
+import type { Topology } from './handlers.ts'
 
 export interface ConsumerNames {
   queue: string
@@ -74,4 +75,22 @@ export async function declareRetryQueues(channel: Channel, names: ConsumerNames)
       },
     })
   }
+}
+
+/**
+ * Everything a service declares on each (re)connect: the exchange, every consumer's queue of the
+ * topology (so an event published before its consumer first started waits for it), and the
+ * retry queues of the consumers this process runs.
+ */
+export async function declareTopology(
+  channel: Channel,
+  prefix: string,
+  topology: Topology,
+  retryQueuesOf: ConsumerNames[],
+): Promise<void> {
+  await channel.assertExchange(exchangeName(prefix), 'topic', { durable: true })
+  for (const [consumer, types] of Object.entries(topology)) {
+    await declareConsumerQueues(channel, prefix, consumer, types)
+  }
+  for (const names of retryQueuesOf) await declareRetryQueues(channel, names)
 }

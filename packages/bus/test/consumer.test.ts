@@ -1,37 +1,31 @@
 import { makeEnvelope } from '@tms/contracts'
 import { transaction } from '@tms/db'
-import { createTestBroker, eventually, startTcpProxy } from '@tms/testing'
-import amqplib from 'amqplib'
+import { createTestBroker, eventually } from '@tms/testing'
 import t from 'tap'
-import { exchangeName, listDeadLetters, replayDeadLetters } from '../src/index.ts'
-import { applyEffect, consumer, effects, serviceDb, testBus, user } from './helpers.ts'
-
-/** Publishes raw bytes to the exchange, as a misbehaving or duplicating producer would. */
-async function publishRaw(
-  url: string,
-  prefix: string,
-  routingKey: string,
-  body: string,
-  messageId?: string,
-) {
-  const conn = await amqplib.connect(url)
-  try {
-    const ch = await conn.createConfirmChannel()
-    ch.publish(exchangeName(prefix), routingKey, Buffer.from(body), { persistent: true, messageId })
-    await ch.waitForConfirms()
-  } finally {
-    await conn.close()
-  }
-}
+import { listDeadLetters, type Outcome, RetryLater, replayDeadLetters } from '../src/index.ts'
+import {
+  applyEffect,
+  capturedLogger,
+  consumer,
+  consumerBehindProxy,
+  effects,
+  publishRaw,
+  serviceDb,
+  slowEffect,
+  testBus,
+  user,
+} from './helpers.ts'
 
 t.test('the same message delivered twice has its effect once', async (t) => {
   const broker = await createTestBroker()
   const db = await serviceDb(t)
   const bus = testBus(t, db, broker, { relay: { enabled: false } })
   let calls = 0
-  bus.subscribe(consumer, async (event, trx) => {
-    calls++
-    await applyEffect(event, trx as never)
+  bus.subscribe(consumer, {
+    'auth.user.registered': async (event, trx) => {
+      calls++
+      await applyEffect(event, trx)
+    },
   })
   await bus.start()
   const envelope = makeEnvelope('auth.user.registered', user(1), { producer: 'test' })
@@ -67,10 +61,12 @@ t.test(
     const bus = testBus(t, db, broker, { retryDelaysMs: [100, 400] })
     const attempts: number[] = []
     let failing = true
-    bus.subscribe(consumer, async (event, trx) => {
-      attempts.push(Date.now())
-      if (failing) throw new Error('downstream unavailable')
-      await applyEffect(event, trx as never)
+    bus.subscribe(consumer, {
+      'auth.user.registered': async (event, trx) => {
+        attempts.push(Date.now())
+        if (failing) throw new Error('downstream unavailable')
+        await applyEffect(event, trx)
+      },
     })
     await bus.start()
     const sent = await transaction(db, (trx) => bus.enqueue(trx, 'auth.user.registered', user(5)))
@@ -120,8 +116,10 @@ t.test('a message that fails validation goes straight to the dead-letter queue',
   const db = await serviceDb(t)
   const bus = testBus(t, db, broker, { relay: { enabled: false }, retryDelaysMs: [60_000] })
   let calls = 0
-  bus.subscribe(consumer, async () => {
-    calls++
+  bus.subscribe(consumer, {
+    'auth.user.registered': async () => {
+      calls++
+    },
   })
   await bus.start()
   const bad = makeEnvelope('auth.user.registered', user(1), { producer: 'test' })
@@ -145,28 +143,14 @@ t.test('a message that fails validation goes straight to the dead-letter queue',
 
 t.test('a consumer that restarts mid-stream loses nothing and applies nothing twice', async (t) => {
   const broker = await createTestBroker()
-  const target = new URL(broker.url)
-  const proxy = await startTcpProxy(target.hostname, Number(target.port || 5672))
-  t.teardown(() => proxy.close())
   const producerDb = await serviceDb(t)
   const consumerDb = await serviceDb(t)
   const producer = testBus(t, producerDb, broker)
   await producer.start()
 
   const total = 300
-  const slowHandler = async (event: { id: string; data: unknown }, trx: unknown) => {
-    await applyEffect(event, trx as never)
-    await new Promise((r) => setTimeout(r, 2))
-  }
   // First consumer instance: goes through the proxy, so its connection can be cut mid-stream.
-  const first = testBus(
-    t,
-    consumerDb,
-    { url: proxy.url(broker.url), prefix: broker.prefix },
-    { relay: { enabled: false } },
-    { deleteTopology: false },
-  )
-  first.subscribe(consumer, slowHandler)
+  const { proxy, bus: first } = await consumerBehindProxy(t, consumerDb, broker, slowEffect)
   await first.start()
 
   for (let i = 0; i < total; i += 50) {
@@ -185,7 +169,7 @@ t.test('a consumer that restarts mid-stream loses nothing and applies nothing tw
 
   // ...and a new instance takes over.
   const second = testBus(t, consumerDb, broker, { relay: { enabled: false } })
-  second.subscribe(consumer, slowHandler)
+  second.subscribe(consumer, { 'auth.user.registered': slowEffect })
   await second.start()
   await eventually(async () => (await effects(consumerDb)).length === total, {
     timeoutMs: 30_000,
@@ -200,3 +184,63 @@ t.test('a consumer that restarts mid-stream loses nothing and applies nothing tw
   )
   t.same(await listDeadLetters(broker.url, broker.prefix, consumer), [], 'nothing parked')
 })
+
+t.test(
+  'RetryLater is retried through the retry queues and logged at info, not as a failure',
+  async (t) => {
+    const broker = await createTestBroker()
+    const db = await serviceDb(t)
+    const { logger, lines } = capturedLogger()
+    const outcomes: Outcome[] = []
+    const bus = testBus(t, db, broker, {
+      relay: { enabled: false },
+      logger,
+      retryDelaysMs: [50, 100],
+      onProcessed: (outcome) => outcomes.push(outcome),
+    })
+    const tries = new Map<string, number>()
+    bus.subscribe(consumer, {
+      'auth.user.registered': async (event, trx) => {
+        const n = (tries.get(event.data.username) ?? 0) + 1
+        tries.set(event.data.username, n)
+        // user_1 is decided on its third try; user_2 never.
+        if (event.data.username === 'user_2' || n < 3) {
+          throw new RetryLater(`${event.data.username} cannot be decided yet`)
+        }
+        await applyEffect(event, trx)
+      },
+    })
+    await bus.start()
+    const soon = makeEnvelope('auth.user.registered', user(1), { producer: 'test' })
+    await publishRaw(broker.url, broker.prefix, soon.type, JSON.stringify(soon), soon.id)
+    await eventually(() => outcomes.length === 3, { what: 'three settles' })
+    t.same(outcomes, ['deferred', 'deferred', 'handled'], 'counted as deferred, then handled')
+    t.equal((await effects(db)).length, 1)
+    const notYet = lines.filter((l) => l.msg === 'not yet: retrying later')
+    t.match(notYet, [
+      { level: 30, attempt: 1, delay_ms: 50, reason: 'user_1 cannot be decided yet' },
+      { level: 30, attempt: 2, delay_ms: 100 },
+    ])
+    t.same(
+      lines.filter((l) => (l.level as number) >= 40),
+      [],
+      'no warning or error for a wait',
+    )
+
+    // A wait that outlasts every retry step ends in the dead-letter queue, as an error.
+    const never = makeEnvelope('auth.user.registered', user(2), { producer: 'test' })
+    await publishRaw(broker.url, broker.prefix, never.type, JSON.stringify(never), never.id)
+    const parked = await eventually(async () => {
+      const letters = await listDeadLetters(broker.url, broker.prefix, consumer)
+      return letters.length > 0 && letters
+    })
+    t.match(parked, [{ messageId: never.id, error: /RetryLater: user_2 cannot be decided yet/ }])
+    t.equal(tries.get('user_2'), 3)
+    await eventually(() => outcomes.length === 6, { what: 'three more settles' })
+    t.same(outcomes.slice(3), ['deferred', 'deferred', 'dead-lettered'])
+    t.match(
+      lines.filter((l) => (l.level as number) >= 40),
+      [{ level: 50, msg: 'still cannot be decided after every retry: dead-lettered' }],
+    )
+  },
+)

@@ -1,7 +1,9 @@
-import type { EventData } from '@tms/contracts'
+import { Writable } from 'node:stream'
+import type { Envelope, EventData } from '@tms/contracts'
 import { createDb, type Kysely, migrateToLatest, sql } from '@tms/db'
-import { createLogger } from '@tms/logging'
-import { createTestBroker, createTestDatabase, type TestContext } from '@tms/testing'
+import { createLogger, type Logger } from '@tms/logging'
+import { createTestBroker, createTestDatabase, startTcpProxy, type TestContext } from '@tms/testing'
+import amqplib from 'amqplib'
 import {
   type Bus,
   type BusOptions,
@@ -9,6 +11,7 @@ import {
   busMigrations,
   createBus,
   type EventHandler,
+  exchangeName,
 } from '../src/index.ts'
 
 export interface EffectTable {
@@ -25,6 +28,9 @@ export const logger = createLogger({
 
 export const consumer = 'test.effects'
 export const topology = { [consumer]: ['auth.user.registered'] } as const
+export type TestTopology = typeof topology
+export type TestBus = Bus<TestDb, TestTopology>
+export type TestBusOptions = Partial<BusOptions<TestDb, TestTopology>>
 
 /** A service database with the bus tables and an `effect` table that counts applications. */
 export async function serviceDb(t: TestContext): Promise<Kysely<TestDb>> {
@@ -44,10 +50,15 @@ export async function serviceDb(t: TestContext): Promise<Kysely<TestDb>> {
 }
 
 /** Records the event; applying one twice would show as applied = 2. */
-export async function applyEffect(event: { id: string; data: unknown }, trx: Kysely<TestDb>) {
-  const data = event.data as EventData<'auth.user.registered'>
-  await sql`INSERT INTO effect (event_id, username, applied) VALUES (${event.id}, ${data.username}, 1)
+export async function applyEffect(event: Envelope<'auth.user.registered'>, trx: Kysely<TestDb>) {
+  await sql`INSERT INTO effect (event_id, username, applied) VALUES (${event.id}, ${event.data.username}, 1)
             ON DUPLICATE KEY UPDATE applied = applied + 1`.execute(trx)
+}
+
+/** applyEffect that takes a few milliseconds, so a backlog builds up behind it. */
+export const slowEffect: EventHandler<TestDb, 'auth.user.registered'> = async (event, trx) => {
+  await applyEffect(event, trx)
+  await new Promise((r) => setTimeout(r, 3))
 }
 
 export function user(n: number): EventData<'auth.user.registered'> {
@@ -66,9 +77,9 @@ export function testBus(
   t: TestContext,
   db: Kysely<TestDb>,
   broker: { url: string; prefix: string },
-  overrides: Partial<BusOptions> = {},
+  overrides: TestBusOptions = {},
   { deleteTopology = true } = {},
-): Bus {
+): TestBus {
   const bus = createBus({
     service: 'test',
     url: broker.url,
@@ -100,8 +111,9 @@ export async function producerAndConsumer(
   t: TestContext,
   options: {
     producerUrl?: (brokerUrl: string) => string
-    producer?: Partial<BusOptions>
-    handler?: EventHandler<TestDb>
+    producer?: TestBusOptions
+    consumer?: TestBusOptions
+    handler?: EventHandler<TestDb, 'auth.user.registered'>
   } = {},
 ) {
   const broker = await createTestBroker()
@@ -111,9 +123,87 @@ export async function producerAndConsumer(
   const producer = testBus(t, producerDb, producerBroker, options.producer, {
     deleteTopology: producerBroker.url === broker.url,
   })
-  const consuming = testBus(t, consumerDb, broker, { relay: { enabled: false } })
-  consuming.subscribe(consumer, options.handler ?? applyEffect)
+  const consuming = testBus(t, consumerDb, broker, {
+    relay: { enabled: false },
+    ...options.consumer,
+  })
+  consuming.subscribe(consumer, { 'auth.user.registered': options.handler ?? applyEffect })
   await consuming.start()
   await producer.start()
   return { broker, producerDb, consumerDb, producer, consuming }
+}
+
+/** A logger whose lines (parsed) the test reads. */
+export function capturedLogger(level = 'info'): {
+  logger: Logger
+  lines: Record<string, unknown>[]
+} {
+  const lines: Record<string, unknown>[] = []
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line))
+      done()
+    },
+  })
+  return { logger: createLogger({ service: 'bus-test', level, destination }), lines }
+}
+
+/** How many messages wait in a queue, asked on a connection of its own (passive: never creates it). */
+export async function readyCount(url: string, queue: string): Promise<number> {
+  const conn = await amqplib.connect(url)
+  try {
+    const channel = await conn.createChannel()
+    return (await channel.checkQueue(queue)).messageCount
+  } finally {
+    await conn.close()
+  }
+}
+
+/** Publishes raw bytes to the exchange, as a misbehaving or duplicating producer would. */
+export async function publishRaw(
+  url: string,
+  prefix: string,
+  routingKey: string,
+  body: string,
+  messageId?: string,
+) {
+  const conn = await amqplib.connect(url)
+  try {
+    const ch = await conn.createConfirmChannel()
+    ch.publish(exchangeName(prefix), routingKey, Buffer.from(body), { persistent: true, messageId })
+    await ch.waitForConfirms()
+  } finally {
+    await conn.close()
+  }
+}
+
+/** A TCP proxy to the broker that the test cuts and restores; closed when the test ends. */
+export async function brokerProxy(t: TestContext, brokerUrl: string) {
+  const target = new URL(brokerUrl)
+  const proxy = await startTcpProxy(target.hostname, Number(target.port || 5672))
+  t.teardown(() => proxy.close())
+  return proxy
+}
+
+/**
+ * A consumer (relay off, not started) whose link to the broker goes through a proxy the test
+ * cuts and restores. It leaves the topology to a bus with a direct link to delete.
+ */
+export async function consumerBehindProxy(
+  t: TestContext,
+  db: Kysely<TestDb>,
+  broker: { url: string; prefix: string },
+  handler: EventHandler<TestDb, 'auth.user.registered'> = applyEffect,
+  overrides: TestBusOptions = {},
+) {
+  const proxy = await brokerProxy(t, broker.url)
+  const bus = testBus(
+    t,
+    db,
+    { url: proxy.url(broker.url), prefix: broker.prefix },
+    { relay: { enabled: false }, ...overrides },
+    { deleteTopology: false },
+  )
+  bus.subscribe(consumer, { 'auth.user.registered': handler })
+  return { proxy, bus }
 }

@@ -72,7 +72,7 @@ t.test(
     })
 
     proxy.cut()
-    await eventually(() => !producer.isConnected(), { what: 'the producer to notice the cut' })
+    await eventually(() => !producer.status().connected, { what: 'the producer to notice the cut' })
     const sent = await transaction(producerDb, (trx) =>
       producer.enqueue(trx, 'auth.user.registered', user(7)),
     )
@@ -105,6 +105,7 @@ t.test(
   async (t) => {
     let crashes = 0
     let calls = 0
+    const outcomes: string[] = []
     const { producerDb, consumerDb, producer } = await producerAndConsumer(t, {
       producer: {
         afterPublish() {
@@ -112,9 +113,10 @@ t.test(
           if (crashes++ === 0) throw new Error('simulated crash after publish')
         },
       },
+      consumer: { onProcessed: (outcome) => outcomes.push(outcome) },
       async handler(event, trx) {
         calls++
-        await applyEffect(event, trx as never)
+        await applyEffect(event, trx)
       },
     })
 
@@ -127,8 +129,8 @@ t.test(
       return row.published_at !== null
     })
     t.ok(crashes >= 2, 'the batch was published twice')
-    // Both deliveries have been through the consumer once it has recorded them or ignored them.
-    await sleep(300)
+    await eventually(() => outcomes.length === 2, { what: 'both deliveries settled' })
+    t.same(outcomes.sort(), ['duplicate', 'handled'])
     const rows = await effects(consumerDb)
     t.equal(rows.length, 1)
     t.equal(rows[0]?.applied, 1, 'the duplicate changed nothing')

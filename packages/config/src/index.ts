@@ -223,9 +223,10 @@ export function serviceConfigSpec(defaults: { port: number; database: string }) 
       devDefault: 'amqp://guest:guest@127.0.0.1:5672',
     }),
     busPrefix: env.string('BUS_PREFIX', { default: 'tms.' }),
+    /** One retry queue per delay; about 71 minutes in all, see docs/event-bus.md. */
     retryDelaysMs: env.intList('BUS_RETRY_DELAYS_MS', {
       min: 1,
-      default: [1000, 10000, 60000, 600000],
+      default: [1000, 10000, 60000, 600000, 3600000],
     }),
     dataDir: env.string('DATA_DIR', { default: '.data' }),
     /** `iss` of the access tokens the auth service signs; every service checks it. */

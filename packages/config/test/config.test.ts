@@ -44,7 +44,7 @@ t.test('a development default is refused in production', async (t) => {
 t.test('the shared service settings have local defaults', async (t) => {
   const config = readConfig(serviceConfigSpec({ port: 8001, database: 'auth' }), {})
   t.equal(config.databaseUrl, 'mysql://root@127.0.0.1:3306/auth')
-  t.same(config.retryDelaysMs, [1000, 10000, 60000, 600000])
+  t.same(config.retryDelaysMs, [1000, 10000, 60000, 600000, 3600000])
   t.equal(config.trustProxy, 'loopback')
   t.equal(config.jwtIssuer, 'tms')
 })

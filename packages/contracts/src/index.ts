@@ -143,11 +143,15 @@ export const consumerQueues = {
   ],
   'academic.users': ['auth.user.registered', 'auth.user.role-changed'],
 } as const satisfies Record<string, readonly EventType[]>
+export type ConsumerQueue = keyof typeof consumerQueues
+/** The event types bound to a consumer queue. */
+export type ConsumerEventType<C extends ConsumerQueue> = (typeof consumerQueues)[C][number]
 export type EventData<T extends EventType> = Static<(typeof catalogue)[T]>
 export const eventTypes = Object.keys(catalogue) as EventType[]
 export const CURRENT_VERSION = 1
 
-export interface Envelope<T extends EventType = EventType> {
+/** An envelope of one event type: `type` and `data` agree. */
+interface EnvelopeOf<T extends EventType> {
   id: string
   type: T
   version: number
@@ -156,6 +160,12 @@ export interface Envelope<T extends EventType = EventType> {
   correlation_id: string
   data: EventData<T>
 }
+
+/**
+ * The envelope of an event: for one type, that type's; for several (the default: all), the union
+ * of theirs, so a `switch (event.type)` narrows `event.data` without a cast.
+ */
+export type Envelope<T extends EventType = EventType> = { [K in T]: EnvelopeOf<K> }[T]
 
 const EnvelopeSchema = Type.Object(
   {
@@ -188,10 +198,6 @@ function describe(validator: Validator, value: unknown): string {
     .join('; ')
 }
 
-export function isEventType(type: string): type is EventType {
-  return Object.hasOwn(catalogue, type)
-}
-
 /** Validates data against its type's contract and wraps it in an envelope. */
 export function makeEnvelope<T extends EventType>(
   type: T,
@@ -204,7 +210,7 @@ export function makeEnvelope<T extends EventType>(
     throw new ContractError(`${type} v${CURRENT_VERSION} data: ${describe(validator, data)}`)
   }
   const id = meta.id ?? randomUUID()
-  return {
+  const envelope: EnvelopeOf<T> = {
     id,
     type,
     version: CURRENT_VERSION,
@@ -213,6 +219,8 @@ export function makeEnvelope<T extends EventType>(
     correlation_id: meta.correlationId ?? id,
     data,
   }
+  // For a generic T the compiler cannot see that EnvelopeOf<T> is a member of the union.
+  return envelope as Envelope<T>
 }
 
 /** Validates a received message (already JSON-parsed) as an envelope of a known type. */

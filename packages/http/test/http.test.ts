@@ -316,3 +316,17 @@ t.test(
     t.equal(currentCorrelationId(), undefined, 'nothing leaks outside the request')
   },
 )
+
+t.test('a passing check may report a word instead of "ok"', async (t) => {
+  let connected = false
+  const app = await buildApp(t, {
+    database: async () => {},
+    bus: async () => (connected ? 'connected' : 'disconnected'),
+  })
+  const ready = await app.inject({ method: 'GET', url: '/health/ready' })
+  t.equal(ready.statusCode, 200)
+  t.same(ready.json(), { status: 'ok', checks: { database: 'ok', bus: 'disconnected' } })
+  connected = true
+  const again = await app.inject({ method: 'GET', url: '/health/ready' })
+  t.same(again.json().checks, { database: 'ok', bus: 'connected' })
+})

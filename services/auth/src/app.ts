@@ -1,6 +1,7 @@
 // The auth service's HTTP app, built from injected dependencies: main.ts passes the real
 // ones, tests the same kinds with a database and broker of their own and a clock they move.
 import formbody from '@fastify/formbody'
+import { type Bus, busReadiness } from '@tms/bus'
 import { type App, buildFastify } from '@tms/http'
 import { accessTokens, createAccessTokenVerifier } from '@tms/jwt'
 import type { Logger } from '@tms/logging'
@@ -29,7 +30,8 @@ export interface AppSettings {
 
 export interface AppDeps {
   db: Kysely<AuthDatabase>
-  bus: EventOutbox & { isConnected?: () => boolean }
+  /** Its outbox for the routes; its status for readiness, which a broker outage does not fail. */
+  bus: EventOutbox & Pick<Bus, 'status'>
   clock: Clock
   keys: SigningKeys
   passwords: PasswordChecker
@@ -50,9 +52,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     trustProxy: deps.settings.trustProxy,
     healthChecks: {
       database: () => sql`SELECT 1`.execute(deps.db),
-      broker: async () => {
-        if (deps.bus.isConnected && !deps.bus.isConnected()) throw new Error('not connected')
-      },
+      bus: busReadiness(deps.bus),
     },
     openapi: {
       title: 'Tutor Management System: auth',

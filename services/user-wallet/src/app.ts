@@ -1,5 +1,7 @@
 // The user-wallet service's HTTP app, built from injected dependencies: main.ts passes the real
 // ones, tests a database of their own and a verifier for their test issuer.
+
+import { type Bus, busReadiness } from '@tms/bus'
 import type { Clock } from '@tms/clock'
 import { type App, buildFastify } from '@tms/http'
 import type { IdempotentReplyOptions } from '@tms/idempotency'
@@ -19,8 +21,8 @@ export interface AppDeps {
   clock: Clock
   verifyAccessToken: AccessTokenVerifier
   settings: AppSettings
-  /** For readiness: whether the broker connection is up. */
-  brokerConnected?: () => boolean
+  /** For readiness: a stalled consumer fails it, a broker outage does not (see README). */
+  bus: Pick<Bus, 'status'>
   logger?: Logger
   logLevel?: string
   /** How Idempotency-Key claims age (tests shorten it and pause a request after its claim). */
@@ -37,9 +39,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     trustProxy: deps.settings.trustProxy,
     healthChecks: {
       database: () => sql`SELECT 1`.execute(deps.db),
-      broker: async () => {
-        if (deps.brokerConnected && !deps.brokerConnected()) throw new Error('not connected')
-      },
+      bus: busReadiness(deps.bus),
     },
     openapi: {
       title: 'Tutor Management System: users and wallets',

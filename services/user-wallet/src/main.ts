@@ -41,7 +41,7 @@ const app = await buildApp({
     keys: { jwksUrl: config.jwksUrl },
   }),
   settings: { currency: config.currency, trustProxy: config.trustProxy },
-  brokerConnected: () => bus.isConnected(),
+  bus,
   logger,
 })
 

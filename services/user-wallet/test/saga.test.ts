@@ -7,7 +7,7 @@ import { eventually } from '@tms/testing'
 import t from 'tap'
 import type { WalletDatabase } from '../src/db/schema.ts'
 import { deposit } from '../src/domain/ledger.ts'
-import { handleBookingEvent } from '../src/events/booking.ts'
+import { bookingHandlers } from '../src/events/booking.ts'
 import { post } from '../src/ledger.ts'
 import { addUser, balances, ledgerProblems, sagaHarness, walletDb } from './helpers.ts'
 
@@ -248,19 +248,18 @@ t.test('100 concurrent holds of 1 against 50: 50 placed, 50 declined', async (t)
       return {} as never
     },
   }
+  const requestedHandler = bookingHandlers(bus as never)['academic.session.requested']
   await Promise.all(
     Array.from({ length: 100 }, (_, i) =>
       transaction(
         db,
-        async (trx) => {
-          await handleBookingEvent(
-            bus as never,
+        (trx) =>
+          requestedHandler(
             makeEnvelope('academic.session.requested', requested(`c${i}`, 1), {
               producer: 'academic',
             }),
             trx,
-          )
-        },
+          ),
         consumerTransaction,
       ),
     ),

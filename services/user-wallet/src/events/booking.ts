@@ -1,8 +1,8 @@
 // 'user-wallet.booking': the wallet's side of the booking saga. Each event runs in the bus's
 // transaction with its inbox record; the session's hold row is locked first, so two events of
 // one session never interleave, and the pure rules of domain/booking.ts decide the step.
-import type { Bus } from '@tms/bus'
-import type { Envelope, EventData } from '@tms/contracts'
+import { type Bus, type Handlers, RetryLater } from '@tms/bus'
+import type { ConsumerEventType } from '@tms/contracts'
 import type { Transaction } from '@tms/db'
 import type { SessionHoldTable, WalletDatabase } from '../db/schema.ts'
 import { type BookingEvent, type HoldState, nextStep } from '../domain/booking.ts'
@@ -11,48 +11,34 @@ import { post, walletBalance } from '../ledger.ts'
 
 type Trx = Transaction<WalletDatabase>
 export type EventPublisher = Pick<Bus, 'enqueue'>
+type BookingEventType = ConsumerEventType<'user-wallet.booking'>
 
-/** Thrown to have the bus retry later: the event cannot be decided yet. */
-export class NotYetError extends Error {
-  override name = 'NotYetError'
-}
-
-function bookingEvent(event: Envelope): { sessionId: string; event: BookingEvent } | undefined {
-  switch (event.type) {
-    case 'academic.session.requested': {
-      const d = event.data as EventData<'academic.session.requested'>
-      return {
-        sessionId: d.session_id,
-        event: { type: 'requested', revision: d.revision, studentId: d.student_id, price: d.price },
-      }
-    }
-    case 'academic.session.rescheduled': {
-      const d = event.data as EventData<'academic.session.rescheduled'>
-      return {
-        sessionId: d.session_id,
-        event: { type: 'rescheduled', revision: d.revision, price: d.price },
-      }
-    }
-    case 'academic.session.rejected':
-    case 'academic.session.cancelled': {
-      const d = event.data as EventData<'academic.session.cancelled'>
-      return { sessionId: d.session_id, event: { type: 'ended', studentId: d.student_id } }
-    }
-    case 'academic.session.completed': {
-      const d = event.data as EventData<'academic.session.completed'>
-      return {
-        sessionId: d.session_id,
-        event: {
-          type: 'completed',
-          studentId: d.student_id,
-          tutorId: d.tutor_id,
-          price: d.price,
-          fee: d.fee,
-        },
-      }
-    }
-    default:
-      return undefined
+/** Each academic event, as the booking step it is for its session. */
+export function bookingHandlers(bus: EventPublisher): Handlers<WalletDatabase, BookingEventType> {
+  const apply = (trx: Trx, sessionId: string, event: BookingEvent) =>
+    applyBookingEvent(bus, trx, sessionId, event)
+  const ended = (trx: Trx, d: { session_id: string; student_id: string }) =>
+    apply(trx, d.session_id, { type: 'ended', studentId: d.student_id })
+  return {
+    'academic.session.requested': ({ data: d }, trx) =>
+      apply(trx, d.session_id, {
+        type: 'requested',
+        revision: d.revision,
+        studentId: d.student_id,
+        price: d.price,
+      }),
+    'academic.session.rescheduled': ({ data: d }, trx) =>
+      apply(trx, d.session_id, { type: 'rescheduled', revision: d.revision, price: d.price }),
+    'academic.session.rejected': ({ data }, trx) => ended(trx, data),
+    'academic.session.cancelled': ({ data }, trx) => ended(trx, data),
+    'academic.session.completed': ({ data: d }, trx) =>
+      apply(trx, d.session_id, {
+        type: 'completed',
+        studentId: d.student_id,
+        tutorId: d.tutor_id,
+        price: d.price,
+        fee: d.fee,
+      }),
   }
 }
 
@@ -86,14 +72,12 @@ async function saveState(trx: Trx, sessionId: string, exists: boolean, state: Ho
   }
 }
 
-export async function handleBookingEvent(
+async function applyBookingEvent(
   bus: EventPublisher,
-  event: Envelope,
   trx: Trx,
+  sessionId: string,
+  event: BookingEvent,
 ): Promise<void> {
-  const parsed = bookingEvent(event)
-  if (!parsed) return
-  const { sessionId } = parsed
   const row = await trx
     .selectFrom('session_hold')
     .selectAll()
@@ -101,7 +85,7 @@ export async function handleBookingEvent(
     .forUpdate()
     .executeTakeFirst()
   const state = stateOf(row)
-  const step = nextStep(state, parsed.event)
+  const step = nextStep(state, event)
   const exists = row !== undefined
   const meta = { sessionId }
 
@@ -126,7 +110,7 @@ export async function handleBookingEvent(
     case 'ignore':
       return
     case 'wait':
-      throw new NotYetError(`session ${sessionId}: ${step.why}`)
+      throw new RetryLater(`session ${sessionId}: ${step.why}`)
     case 'record':
     case 'close':
       await saveState(trx, sessionId, exists, step.state)
@@ -191,8 +175,6 @@ export async function handleBookingEvent(
   }
 }
 
-export function subscribeBooking(bus: Pick<Bus, 'subscribe' | 'enqueue'>): void {
-  bus.subscribe<WalletDatabase>('user-wallet.booking', (event, trx) =>
-    handleBookingEvent(bus, event, trx as Trx),
-  )
+export function subscribeBooking(bus: Pick<Bus<WalletDatabase>, 'subscribe' | 'enqueue'>): void {
+  bus.subscribe('user-wallet.booking', bookingHandlers(bus))
 }

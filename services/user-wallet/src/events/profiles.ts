@@ -1,6 +1,6 @@
 // 'user-wallet.profiles': the profile copy follows the auth service's account events.
-import type { Bus } from '@tms/bus'
-import type { Envelope, EventData } from '@tms/contracts'
+import { type Bus, type Handlers, RetryLater } from '@tms/bus'
+import type { ConsumerEventType } from '@tms/contracts'
 import type { Transaction } from '@tms/db'
 import { sql } from 'kysely'
 import type { WalletDatabase } from '../db/schema.ts'
@@ -8,49 +8,39 @@ import { ensureWallet } from '../ledger.ts'
 
 type Trx = Transaction<WalletDatabase>
 
-/** Thrown to have the bus retry later: the event needs a profile that has not arrived yet. */
-export class NotYetError extends Error {
-  override name = 'NotYetError'
-}
+export const profileHandlers: Handlers<
+  WalletDatabase,
+  ConsumerEventType<'user-wallet.profiles'>
+> = {
+  async 'auth.user.registered'({ data: d }, trx) {
+    const now = new Date()
+    const email = d.email.toLowerCase()
+    // Upsert by user_id: a profile an admin made with POST /user/create is brought in line.
+    await sql`INSERT INTO profile (user_id, username, email, name, phone, role, created_at, updated_at)
+      VALUES (${d.user_id}, ${d.username}, ${email}, ${d.name}, ${d.phone}, ${d.role}, ${now}, ${now})
+      ON DUPLICATE KEY UPDATE username = VALUES(username), email = VALUES(email),
+        name = VALUES(name), phone = VALUES(phone), role = VALUES(role),
+        updated_at = VALUES(updated_at)`.execute(trx)
+    await ensureWallet(trx, d.user_id)
+  },
 
-export async function handleProfileEvent(event: Envelope, trx: Trx): Promise<void> {
-  const now = new Date()
-  switch (event.type) {
-    case 'auth.user.registered': {
-      const d = event.data as EventData<'auth.user.registered'>
-      const email = d.email.toLowerCase()
-      // Upsert by user_id: a profile an admin made with POST /user/create is brought in line.
-      await sql`INSERT INTO profile (user_id, username, email, name, phone, role, created_at, updated_at)
-        VALUES (${d.user_id}, ${d.username}, ${email}, ${d.name}, ${d.phone}, ${d.role}, ${now}, ${now})
-        ON DUPLICATE KEY UPDATE username = VALUES(username), email = VALUES(email),
-          name = VALUES(name), phone = VALUES(phone), role = VALUES(role),
-          updated_at = VALUES(updated_at)`.execute(trx)
-      await ensureWallet(trx, d.user_id)
-      return
-    }
-    case 'auth.user.role-changed': {
-      const d = event.data as EventData<'auth.user.role-changed'>
-      const result = await trx
-        .updateTable('profile')
-        .set({ role: d.role, updated_at: now })
-        .where('user_id', '=', d.user_id)
-        .executeTakeFirst()
-      if (result.numUpdatedRows === 0n) await missing(trx, d.user_id)
-      return
-    }
-    case 'auth.user.email-changed': {
-      const d = event.data as EventData<'auth.user.email-changed'>
-      const result = await trx
-        .updateTable('profile')
-        .set({ email: d.email.toLowerCase(), updated_at: now })
-        .where('user_id', '=', d.user_id)
-        .executeTakeFirst()
-      if (result.numUpdatedRows === 0n) await missing(trx, d.user_id)
-      return
-    }
-    default:
-      return
-  }
+  async 'auth.user.role-changed'({ data: d }, trx) {
+    const result = await trx
+      .updateTable('profile')
+      .set({ role: d.role, updated_at: new Date() })
+      .where('user_id', '=', d.user_id)
+      .executeTakeFirst()
+    if (result.numUpdatedRows === 0n) await missing(trx, d.user_id)
+  },
+
+  async 'auth.user.email-changed'({ data: d }, trx) {
+    const result = await trx
+      .updateTable('profile')
+      .set({ email: d.email.toLowerCase(), updated_at: new Date() })
+      .where('user_id', '=', d.user_id)
+      .executeTakeFirst()
+    if (result.numUpdatedRows === 0n) await missing(trx, d.user_id)
+  },
 }
 
 async function missing(trx: Trx, userId: string): Promise<void> {
@@ -61,11 +51,9 @@ async function missing(trx: Trx, userId: string): Promise<void> {
     .executeTakeFirst()
   // The driver may count only changed rows: an unchanged existing row is fine.
   if (found) return
-  throw new NotYetError(`no profile for ${userId} yet; retrying after its registration`)
+  throw new RetryLater(`no profile for ${userId} yet; retrying after its registration`)
 }
 
-export function subscribeProfiles(bus: Pick<Bus, 'subscribe'>): void {
-  bus.subscribe<WalletDatabase>('user-wallet.profiles', (event, trx) =>
-    handleProfileEvent(event, trx as Trx),
-  )
+export function subscribeProfiles(bus: Pick<Bus<WalletDatabase>, 'subscribe'>): void {
+  bus.subscribe('user-wallet.profiles', profileHandlers)
 }
