@@ -65,6 +65,19 @@ const bodyStrictValidators: ValidatorFactory = (externalSchemas) => {
   return (route: RouteDefinition) => (route.httpPart === 'body' ? strict : coercing)(route)
 }
 
+/**
+ * Checks a value against a route schema exactly as a route's validation does (the same Ajv,
+ * options and per-part conversions): for tests that compare what a route accepts with
+ * another rule, such as an event contract.
+ */
+export function routeSchemaCheck(
+  schema: object,
+  httpPart: 'body' | 'querystring' | 'params' | 'headers',
+): (value: unknown) => boolean {
+  const validate = bodyStrictValidators({})({ schema, httpPart, method: 'POST', url: '/' })
+  return (value) => validate(value) === true
+}
+
 export async function buildFastify(options: BuildOptions): Promise<App> {
   const logger =
     options.logger ?? createLogger({ service: options.service, level: options.logLevel })

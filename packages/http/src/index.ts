@@ -1,4 +1,10 @@
-export { type App, ajvOptions, type BuildOptions, buildFastify } from './app.ts'
+export {
+  type App,
+  ajvOptions,
+  type BuildOptions,
+  buildFastify,
+  routeSchemaCheck,
+} from './app.ts'
 export { type HealthCheck, type HealthOptions, health } from './health.ts'
 export { type MetricsOptions, metrics } from './metrics.ts'
 export { bearerSecurity, type OpenApiOptions, openApi } from './openapi.ts'

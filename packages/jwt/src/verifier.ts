@@ -2,6 +2,7 @@
 // service's JWKS, `typ: at+jwt`, the issuer and audience of this deployment, and the claims
 // every service relies on. Anything else (a refresh token, an ID token, `alg: none`, an HMAC
 // forged with the public key) is refused.
+import { type Role, roles } from '@tms/contracts'
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -11,11 +12,11 @@ import {
   jwtVerify,
 } from 'jose'
 
+export { type Role, roles }
+
 export const ACCESS_TOKEN_ALGORITHM = 'ES256'
 export const ACCESS_TOKEN_AUDIENCE = 'tms-api'
 export const ACCESS_TOKEN_TYPE = 'at+jwt'
-export const roles = ['student', 'tutor', 'admin'] as const
-export type Role = (typeof roles)[number]
 
 /** Who made a request, as the access token says. */
 export interface AccessTokenUser {

@@ -4,7 +4,16 @@ import { randomBytes } from 'node:crypto'
 import { createConnection } from 'mysql2/promise'
 import { amqpServerUrl, mysqlServerUrl } from './infra.ts'
 
+export {
+  awkwardCharacter,
+  contractAccepts,
+  emailLike,
+  nameLike,
+  phoneLike,
+  usernameLike,
+} from './arbitraries.ts'
 export { eventually } from './eventually.ts'
+export { type FuzzSettings, fuzzSettings } from './fuzz.ts'
 export { amqpServerUrl, mysqlServerUrl } from './infra.ts'
 export {
   createTestS3,

@@ -1,5 +1,5 @@
+import { normalizeEmail, normalizeUsername } from '@tms/contracts'
 import t from 'tap'
-import { normalizeEmail, normalizeUsername } from '../src/domain/account.ts'
 import { checkOtp, generateOtp, OTP_MAX_FAILED_ATTEMPTS, otpHash } from '../src/domain/otp.ts'
 import {
   createPasswordChecker,

@@ -1,6 +1,6 @@
 // 'user-wallet.profiles': the profile copy follows the auth service's account events.
 import type { Bus } from '@tms/bus'
-import type { Envelope, EventData } from '@tms/contracts'
+import { type Envelope, type EventData, normalizeEmail } from '@tms/contracts'
 import type { Transaction } from '@tms/db'
 import { sql } from 'kysely'
 import type { WalletDatabase } from '../db/schema.ts'
@@ -18,7 +18,7 @@ export async function handleProfileEvent(event: Envelope, trx: Trx): Promise<voi
   switch (event.type) {
     case 'auth.user.registered': {
       const d = event.data as EventData<'auth.user.registered'>
-      const email = d.email.toLowerCase()
+      const email = normalizeEmail(d.email)
       // Upsert by user_id: a profile an admin made with POST /user/create is brought in line.
       await sql`INSERT INTO profile (user_id, username, email, name, phone, role, created_at, updated_at)
         VALUES (${d.user_id}, ${d.username}, ${email}, ${d.name}, ${d.phone}, ${d.role}, ${now}, ${now})
@@ -42,7 +42,7 @@ export async function handleProfileEvent(event: Envelope, trx: Trx): Promise<voi
       const d = event.data as EventData<'auth.user.email-changed'>
       const result = await trx
         .updateTable('profile')
-        .set({ email: d.email.toLowerCase(), updated_at: now })
+        .set({ email: normalizeEmail(d.email), updated_at: now })
         .where('user_id', '=', d.user_id)
         .executeTakeFirst()
       if (result.numUpdatedRows === 0n) await missing(trx, d.user_id)

@@ -1,4 +1,5 @@
 // Every /user endpoint of the SPEC.
+import { normalizeEmail, normalizeUsername } from '@tms/contracts'
 import { isDuplicateKey, transaction } from '@tms/db'
 import { type App, bearerSecurity, httpError } from '@tms/http'
 import { type AccessTokenUser, authenticate, currentUser, requireRole } from '@tms/jwt'
@@ -103,10 +104,7 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
       },
     },
     async (request) =>
-      visibleProfile(
-        request,
-        await findProfile(db, 'email', request.params.email.trim().toLowerCase()),
-      ),
+      visibleProfile(request, await findProfile(db, 'email', normalizeEmail(request.params.email))),
   )
 
   app.get(
@@ -124,7 +122,7 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
     async (request) =>
       visibleProfile(
         request,
-        await findProfile(db, 'username', request.params.username.toLowerCase()),
+        await findProfile(db, 'username', normalizeUsername(request.params.username)),
       ),
   )
 
@@ -181,8 +179,8 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
       const body = request.body
       const wanted = {
         user_id: body.user_id,
-        username: body.username.toLowerCase(),
-        email: body.email.trim().toLowerCase(),
+        username: normalizeUsername(body.username),
+        email: normalizeEmail(body.email),
         name: body.name ?? null,
         phone: body.phone ?? null,
       }
