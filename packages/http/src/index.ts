@@ -3,7 +3,10 @@ export {
   ajvOptions,
   type BuildOptions,
   buildFastify,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
   routeSchemaCheck,
+  timeoutOptions,
 } from './app.ts'
 export { type HealthCheck, type HealthOptions, health } from './health.ts'
 export { type MetricsOptions, metrics } from './metrics.ts'

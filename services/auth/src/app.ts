@@ -25,6 +25,8 @@ export interface AppSettings {
   rateLimitPerAccount: number
   rateLimitPerAddress: number
   trustProxy?: boolean | string
+  httpRequestTimeoutMs?: number
+  httpHeadersTimeoutMs?: number
 }
 
 export interface AppDeps {
@@ -48,6 +50,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logger: deps.logger,
     logLevel: deps.logLevel,
     trustProxy: deps.settings.trustProxy,
+    requestTimeoutMs: deps.settings.httpRequestTimeoutMs,
+    headersTimeoutMs: deps.settings.httpHeadersTimeoutMs,
     healthChecks: {
       database: () => sql`SELECT 1`.execute(deps.db),
       broker: async () => {

@@ -293,13 +293,18 @@ t.test('login is rate limited per account and per address, with Retry-After', as
   t.equal(later.statusCode, 200, 'the window has passed')
 })
 
-t.test('root check, health, metrics and OpenAPI', async (t) => {
+t.test('root check, health, metrics (on their own listener) and OpenAPI', async (t) => {
   const { app } = await setup(t)
   t.same((await app.inject({ method: 'GET', url: '/' })).json(), { status: 'ok', service: 'auth' })
   t.equal((await app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200)
   const ready = await app.inject({ method: 'GET', url: '/health/ready' })
   t.same(ready.json().checks.database, 'ok')
-  t.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 200)
+  t.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 404, 'not public')
+  const metrics = await fetch(await app.listenMetrics({ host: '127.0.0.1', port: 0 }))
+  t.match(
+    await metrics.text(),
+    /http_request_duration_seconds_count\{service="auth",method="GET",route="\/"/,
+  )
   const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json()
   for (const path of [
     '/auth/signup',
