@@ -6,7 +6,7 @@ import type { App } from '@tms/http'
 import { createLogger } from '@tms/logging'
 import { createTestBroker, createTestDatabase, type TestContext } from '@tms/testing'
 import type { Kysely } from 'kysely'
-import { type AppSettings, buildApp } from '../src/app.ts'
+import { type AppDeps, type AppSettings, buildApp } from '../src/app.ts'
 import type { Clock } from '../src/clock.ts'
 import { migrations } from '../src/db/migrations.ts'
 import type { AuthDatabase } from '../src/db/schema.ts'
@@ -33,6 +33,7 @@ export const testSettings: AppSettings = {
   rateLimitWindowMs: 60_000,
   rateLimitPerAccount: 1000,
   rateLimitPerAddress: 1000,
+  rateLimitSignupPerAddress: 1000,
 }
 
 export const cheapArgon2 = { memoryKib: 64, passes: 1, parallelism: 1 }
@@ -49,6 +50,7 @@ export async function setup(
   t: TestContext,
   settings: Partial<AppSettings> = {},
   logger = createLogger({ service: 'auth', level: 'silent' }),
+  deps: Partial<Pick<AppDeps, 'hashQueue' | 'passwords'>> = {},
 ): Promise<AuthHarness> {
   const databaseUrl = await createTestDatabase(t)
   const db = createDb<AuthDatabase>(databaseUrl)
@@ -67,6 +69,7 @@ export async function setup(
     passwords: createPasswordChecker(cheapArgon2),
     logger,
     settings: { ...testSettings, ...settings },
+    ...deps,
   })
   t.teardown(() => app.close())
   return { app, db, clock, keys, databaseUrl }

@@ -1,10 +1,11 @@
 // Every /auth endpoint of the SPEC.
 import { setTimeout as sleep } from 'node:timers/promises'
+import formbody from '@fastify/formbody'
 import { normalizeEmail, normalizeUsername } from '@tms/contracts'
 import { isDuplicateKey, newId, type Transaction, transaction } from '@tms/db'
 import { type App, bearerSecurity, httpError } from '@tms/http'
 import { authenticate, currentUser, requireRole } from '@tms/jwt'
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { RouteDeps } from '../app.ts'
 import type { AuthDatabase } from '../db/schema.ts'
 import { isEmailLogin } from '../domain/account.ts'
@@ -13,7 +14,7 @@ import { passwordProblem } from '../domain/password.ts'
 import { refreshDecision, refreshTokenHash } from '../domain/tokens.ts'
 import { userEmailChanged, userRegistered, userRoleChanged } from '../events/publish.ts'
 import { enqueueMail } from '../mail.ts'
-import { accountFailed, enforceRateLimits } from '../rate-limit.ts'
+import { enforceAddressLimit, enforceRateLimits } from '../rate-limit.ts'
 import { issueTokenPair, revokeAllRefreshTokens, revokeFamily } from '../tokens.ts'
 import {
   Accepted,
@@ -52,11 +53,51 @@ function noStore(reply: FastifyReply) {
 }
 
 export async function authRoutes(app: App, options: { deps: RouteDeps }) {
-  const { db, bus, clock, keys, passwords, settings, rateLimits } = options.deps
+  const { db, bus, clock, keys, passwords, settings, rateLimits, throttle } = options.deps
   const tokenSettings = {
     issuer: settings.jwtIssuer,
     accessTokenTtlSeconds: settings.accessTokenTtlSeconds,
     refreshTokenTtlDays: settings.refreshTokenTtlDays,
+  }
+
+  /**
+   * Checks a password as one attempt on the account: refused with 429 before any hashing when
+   * the account's limit says so (see throttle.ts), counted as a failure when wrong.
+   */
+  async function checkPassword(
+    account: string,
+    address: string,
+    password: string,
+    phc: string | undefined,
+  ): Promise<boolean> {
+    const attempt = throttle.reserve(account, address)
+    let ok: boolean
+    try {
+      ok = await passwords.check(password, phc)
+    } catch (err) {
+      attempt.abandoned()
+      throw err
+    }
+    if (ok) attempt.succeeded()
+    else attempt.failed()
+    return ok
+  }
+
+  /** The account behind an access token, its current password checked as a guess would be. */
+  async function accountWithPassword(request: FastifyRequest, currentPassword: string) {
+    enforceAddressLimit(rateLimits.perAddress, 'password', request.ip)
+    const user = await db
+      .selectFrom('users')
+      .select(['id', 'username', 'email', 'role', 'password_hash'])
+      .where('id', '=', currentUser(request).id)
+      .executeTakeFirst()
+    if (!user) throw httpError(401, 'the account no longer exists')
+    if (
+      !(await checkPassword(`user:${user.id}`, request.ip, currentPassword, user.password_hash))
+    ) {
+      throw httpError(403, 'the current password is wrong')
+    }
+    return user
   }
 
   app.post(
@@ -66,10 +107,11 @@ export async function authRoutes(app: App, options: { deps: RouteDeps }) {
         summary: 'Create an account (student or tutor)',
         tags: ['auth'],
         body: SignupBody,
-        response: { 201: Account, ...problems(400, 409) },
+        response: { 201: Account, ...problems(400, 409, 415, 429, 503) },
       },
     },
     async (request, reply) => {
+      enforceAddressLimit(rateLimits.signupPerAddress, 'signup', request.ip)
       const body = request.body
       const username = normalizeUsername(body.username)
       const email = normalizeEmail(body.email)
@@ -116,52 +158,60 @@ export async function authRoutes(app: App, options: { deps: RouteDeps }) {
     },
   )
 
-  app.post(
-    '/login',
-    {
-      schema: {
-        summary: 'Log in with username (or email) and password',
-        description:
-          'JSON, or an OAuth2 password form (`application/x-www-form-urlencoded`; `grant_type`, `scope`, `client_id` and `client_secret` are accepted and ignored).',
-        tags: ['auth'],
-        consumes: ['application/json', 'application/x-www-form-urlencoded'],
-        body: LoginBody,
-        response: { 200: TokenPair, ...problems(400, 401, 429) },
+  // Only the login takes a form (the docs' Authorize button posts one): the form parser lives
+  // in this route's own context, so every other route answers a form with 415.
+  await app.register(async (withForms: App) => {
+    await withForms.register(formbody)
+    withForms.post(
+      '/login',
+      {
+        schema: {
+          summary: 'Log in with username (or email) and password',
+          description:
+            'JSON, or an OAuth2 password form (`application/x-www-form-urlencoded`; `grant_type`, `scope`, `client_id` and `client_secret` are accepted and ignored). Wrong guesses slow the account down (429 with Retry-After), see the README.',
+          tags: ['auth'],
+          consumes: ['application/json', 'application/x-www-form-urlencoded'],
+          body: LoginBody,
+          response: { 200: TokenPair, ...problems(400, 401, 415, 429, 503) },
+        },
       },
-    },
-    async (request, reply) => {
-      const login = request.body.username.trim().toLowerCase()
-      enforceRateLimits(rateLimits, 'login', login, request.ip, { accountFailuresOnly: true })
-      const user = await db
-        .selectFrom('users')
-        .select(['id', 'username', 'role', 'password_hash'])
-        .where(isEmailLogin(login) ? 'email' : 'username', '=', login)
-        .executeTakeFirst()
-      // The same hashing work whether or not the account exists, and the same answer.
-      const ok = await passwords.check(request.body.password, user?.password_hash)
-      if (!user || !ok) {
-        accountFailed(rateLimits, 'login', login)
-        throw wrongCredentials()
-      }
+      async (request, reply) => {
+        const login = request.body.username.trim().toLowerCase()
+        enforceAddressLimit(rateLimits.perAddress, 'password', request.ip)
+        const user = await db
+          .selectFrom('users')
+          .select(['id', 'username', 'role', 'password_hash'])
+          .where(isEmailLogin(login) ? 'email' : 'username', '=', login)
+          .executeTakeFirst()
+        // One count per account however it is named; an unknown login by what was typed. The
+        // same hashing work whether or not the account exists, and the same answer.
+        const ok = await checkPassword(
+          user ? `user:${user.id}` : `login:${login}`,
+          request.ip,
+          request.body.password,
+          user?.password_hash,
+        )
+        if (!user || !ok) throw wrongCredentials()
 
-      const rehash = passwords.needsRehash(user.password_hash)
-        ? await passwords.hash(request.body.password)
-        : undefined
-      const pair = await transaction(db, async (trx) => {
-        if (rehash) {
-          await trx
-            .updateTable('users')
-            .set({ password_hash: rehash })
-            .where('id', '=', user.id)
-            .where('password_hash', '=', user.password_hash)
-            .execute()
-        }
-        return issueTokenPair(trx, keys, tokenSettings, user, clock.now())
-      })
-      noStore(reply)
-      return pair
-    },
-  )
+        const rehash = passwords.needsRehash(user.password_hash)
+          ? await passwords.hash(request.body.password)
+          : undefined
+        const pair = await transaction(db, async (trx) => {
+          if (rehash) {
+            await trx
+              .updateTable('users')
+              .set({ password_hash: rehash })
+              .where('id', '=', user.id)
+              .where('password_hash', '=', user.password_hash)
+              .execute()
+          }
+          return issueTokenPair(trx, keys, tokenSettings, user, clock.now())
+        })
+        noStore(reply)
+        return pair
+      },
+    )
+  })
 
   app.post(
     '/refresh',
@@ -254,20 +304,11 @@ export async function authRoutes(app: App, options: { deps: RouteDeps }) {
         tags: ['auth'],
         security: bearerSecurity,
         body: PasswordChangeBody,
-        response: { 204: NoContent, ...problems(400, 401, 403) },
+        response: { 204: NoContent, ...problems(400, 401, 403, 415, 429, 503) },
       },
     },
     async (request, reply) => {
-      const caller = currentUser(request)
-      const user = await db
-        .selectFrom('users')
-        .select(['id', 'username', 'email', 'password_hash'])
-        .where('id', '=', caller.id)
-        .executeTakeFirst()
-      if (!user) throw httpError(401, 'the account no longer exists')
-      if (!(await passwords.check(request.body.current_password, user.password_hash))) {
-        throw httpError(403, 'the current password is wrong')
-      }
+      const user = await accountWithPassword(request, request.body.current_password)
       const weak = passwordProblem(request.body.new_password, user)
       if (weak) throw invalidField('new_password', weak)
       const hash = await passwords.hash(request.body.new_password)
@@ -294,21 +335,12 @@ export async function authRoutes(app: App, options: { deps: RouteDeps }) {
         tags: ['auth'],
         security: bearerSecurity,
         body: EmailChangeBody,
-        response: { 200: Account, ...problems(400, 401, 403, 409) },
+        response: { 200: Account, ...problems(400, 401, 403, 409, 415, 429, 503) },
       },
     },
     async (request) => {
-      const caller = currentUser(request)
       const newEmail = normalizeEmail(request.body.new_email)
-      const user = await db
-        .selectFrom('users')
-        .select(['id', 'username', 'email', 'role', 'password_hash'])
-        .where('id', '=', caller.id)
-        .executeTakeFirst()
-      if (!user) throw httpError(401, 'the account no longer exists')
-      if (!(await passwords.check(request.body.current_password, user.password_hash))) {
-        throw httpError(403, 'the current password is wrong')
-      }
+      const user = await accountWithPassword(request, request.body.current_password)
       const answer = { id: user.id, username: user.username, email: newEmail, role: user.role }
       if (newEmail === user.email) return answer
       const taken = await db
