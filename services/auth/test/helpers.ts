@@ -50,7 +50,10 @@ export async function setup(
   t: TestContext,
   settings: Partial<AppSettings> = {},
   logger = createLogger({ service: 'auth', level: 'silent' }),
-  deps: Partial<Pick<AppDeps, 'hashQueue' | 'passwords'>> = {},
+  deps: Partial<Pick<AppDeps, 'hashQueue' | 'passwords'>> & {
+    /** Wraps the app's database handle, e.g. to watch its queries. */
+    wrapDb?: (db: Kysely<AuthDatabase>) => Kysely<AuthDatabase>
+  } = {},
 ): Promise<AuthHarness> {
   const databaseUrl = await createTestDatabase(t)
   const db = createDb<AuthDatabase>(databaseUrl)
@@ -61,15 +64,16 @@ export async function setup(
   const bus = createBus({ service: 'auth', url: broker.url, prefix: broker.prefix, db, logger })
   const clock = new TestClock()
   const keys = await generateSigningKeys()
+  const { wrapDb, ...overrides } = deps
   const app = await buildApp({
-    db,
+    db: wrapDb ? wrapDb(db) : db,
     bus,
     clock,
     keys,
     passwords: createPasswordChecker(cheapArgon2),
     logger,
     settings: { ...testSettings, ...settings },
-    ...deps,
+    ...overrides,
   })
   t.teardown(() => app.close())
   return { app, db, clock, keys, databaseUrl }

@@ -4,12 +4,12 @@ import formbody from '@fastify/formbody'
 import { normalizeEmail, normalizeUsername } from '@tms/contracts'
 import { isDuplicateKey, newId, type Transaction, transaction } from '@tms/db'
 import { type App, bearerSecurity, httpError } from '@tms/http'
-import { authenticate, currentUser, requireRole } from '@tms/jwt'
+import { authenticate, currentUser } from '@tms/jwt'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { RouteDeps } from '../app.ts'
 import type { AuthDatabase } from '../db/schema.ts'
 import { isEmailLogin } from '../domain/account.ts'
-import { checkOtp, generateOtp, otpHash } from '../domain/otp.ts'
+import { checkOtp, generateOtp, NO_OTP, otpHash } from '../domain/otp.ts'
 import { passwordProblem } from '../domain/password.ts'
 import { refreshDecision, refreshTokenHash } from '../domain/tokens.ts'
 import { userEmailChanged, userRegistered, userRoleChanged } from '../events/publish.ts'
@@ -39,6 +39,9 @@ import {
 function invalidField(field: string, message: string) {
   return httpError(400, 'the body is not valid', { errors: [{ field, message }] })
 }
+
+/** An id no account has (ids are UUIDs): what a lookup for nobody works with. */
+const NO_ACCOUNT = '00000000-0000-0000-0000-000000000000'
 
 const wrongCredentials = () => httpError(401, 'the username or password is wrong')
 const badRefreshToken = () => httpError(401, 'the refresh token is not valid')
@@ -455,16 +458,18 @@ export async function authRoutes(app: App, options: { deps: RouteDeps }) {
         .where('users.email', '=', email)
         .forUpdate()
         .executeTakeFirst()
-      if (!row) return { valid: false as const }
-      const check = checkOtp(row, settings.otpSecret, row.user_id, code, clock.now())
-      if (check === 'wrong') {
-        await trx
-          .updateTable('password_reset_otps')
-          .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
-          .where('user_id', '=', row.user_id)
-          .execute()
-      }
-      if (check !== 'valid') return { valid: false as const }
+      // The same work whether or not the email has a live code, so the time to answer does not
+      // tell: one locking SELECT, one HMAC, one UPDATE (which counts a wrong try, or changes
+      // nothing: for no row, or by adding 0), then the commit.
+      const userId = row?.user_id ?? NO_ACCOUNT
+      const check = checkOtp(row ?? NO_OTP, settings.otpSecret, userId, code, clock.now())
+      const wrong = row !== undefined && check === 'wrong'
+      await trx
+        .updateTable('password_reset_otps')
+        .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', wrong ? 1 : 0) }))
+        .where('user_id', '=', userId)
+        .execute()
+      if (!row || check !== 'valid') return { valid: false as const }
       return { valid: true as const, result: await spend(row.user_id, trx) }
     })
     if (!outcome.valid) throw badOtp()
@@ -532,41 +537,50 @@ export async function authRoutes(app: App, options: { deps: RouteDeps }) {
   app.patch(
     '/update-role',
     {
-      onRequest: requireRole('admin'),
+      onRequest: authenticate,
       schema: {
         summary: "Change an account's role (admin)",
+        description:
+          "The caller must be an admin now, in this service's records: an access token issued before a demotion does not do.",
         tags: ['auth'],
         security: bearerSecurity,
         body: UpdateRoleBody,
-        response: { 200: RoleAnswer, ...problems(400, 401, 403, 404, 409) },
+        response: { 200: RoleAnswer, ...problems(400, 401, 403, 404, 409, 415) },
       },
     },
     async (request) => {
-      const admin = currentUser(request)
+      const caller = currentUser(request)
       const { user_id: userId, role } = request.body
-      if (userId === admin.id) {
-        // Keeps the last admin from locking everyone out by accident.
-        throw httpError(409, 'an admin cannot change their own role')
-      }
-      const found = await transaction(db, async (trx) => {
-        const user = await trx
+      const outcome = await transaction(db, async (trx) => {
+        // The caller's role as it is now, not as its token says: a token outlives a demotion
+        // by up to its lifetime. Both rows are locked in one order, so a demotion and a
+        // promotion by the one demoted cannot interleave, and two admins changing each other
+        // at once do not wait on each other in a cycle.
+        const rows = await trx
           .selectFrom('users')
           .select(['id', 'role'])
-          .where('id', '=', userId)
+          .where('id', 'in', [caller.id, userId])
+          .orderBy('id')
           .forUpdate()
-          .executeTakeFirst()
-        if (!user) return false
+          .execute()
+        if (rows.find((r) => r.id === caller.id)?.role !== 'admin') return 'not admin' as const
+        // Keeps the last admin from locking everyone out by accident.
+        if (userId === caller.id) return 'own role' as const
+        const user = rows.find((r) => r.id === userId)
+        if (!user) return 'no account' as const
         if (user.role !== role) {
           await trx
             .updateTable('users')
             .set({ role, updated_at: clock.now() })
             .where('id', '=', userId)
             .execute()
-          await userRoleChanged(bus, trx, { user_id: userId, role, changed_by: admin.id })
+          await userRoleChanged(bus, trx, { user_id: userId, role, changed_by: caller.id })
         }
-        return true
+        return 'done' as const
       })
-      if (!found) throw httpError(404, 'no such account')
+      if (outcome === 'not admin') throw httpError(403, 'this action is for admin accounts')
+      if (outcome === 'own role') throw httpError(409, 'an admin cannot change their own role')
+      if (outcome === 'no account') throw httpError(404, 'no such account')
       return { id: userId, role }
     },
   )
