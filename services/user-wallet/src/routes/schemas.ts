@@ -99,7 +99,9 @@ export const LedgerItem = Type.Object({
   account: Type.String({ description: 'available or held' }),
   amount: Type.Integer({ description: 'signed: positive credits the account' }),
   session_id: Nullable(Type.String()),
-  actor_id: Nullable(Type.String()),
+  actor_id: Type.Optional(
+    Nullable(Type.String({ description: 'the admin who moved the money; shown to admins only' })),
+  ),
   reason: Nullable(Type.String()),
   reference: Nullable(Type.String()),
   created_at: Type.String({ format: 'date-time' }),

@@ -2,9 +2,10 @@
 import { normalizeEmail, normalizeUsername } from '@tms/contracts'
 import { isDuplicateKey, transaction } from '@tms/db'
 import { type App, bearerSecurity, httpError } from '@tms/http'
-import { type AccessTokenUser, authenticate, currentUser, requireRole } from '@tms/jwt'
+import { type AccessTokenUser, authenticate, currentUser } from '@tms/jwt'
 import type { FastifyRequest } from 'fastify'
 import type { Static } from 'typebox'
+import { isAdmin, requireAdmin } from '../access.ts'
 import type { RouteDeps } from '../app.ts'
 import type { ProfileTable } from '../db/schema.ts'
 import { debit, deposit, InsufficientFundsError, InvalidAmountError } from '../domain/ledger.ts'
@@ -29,11 +30,6 @@ import {
 
 const notFound = () => httpError(404, 'no such user')
 
-/** Another user's resource is 404 to everyone but an admin: its existence is not revealed. */
-function mayAccess(caller: AccessTokenUser, userId: string): boolean {
-  return caller.role === 'admin' || caller.id === userId
-}
-
 /**
  * The resource a request addressed, rebuilt from its route and its decoded parameters, so that
  * `/user/%30…/deposit` and `/user/0…/deposit` are one scope for an Idempotency-Key.
@@ -49,10 +45,15 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
   const { db, settings } = options.deps
   const currency = settings.currency
   const auth = { onRequest: authenticate, schema: { security: bearerSecurity } }
-  const admin = { onRequest: requireRole('admin') }
+  const admin = { onRequest: requireAdmin(db) }
+
+  /** Another user's resource is 404 to everyone but an admin: its existence is not revealed. */
+  async function mayAccess(caller: AccessTokenUser, userId: string): Promise<boolean> {
+    return caller.id === userId || (await isAdmin(db, caller))
+  }
 
   async function visibleProfile(request: FastifyRequest, found: ProfileTable | undefined) {
-    if (!found || !mayAccess(currentUser(request), found.user_id)) throw notFound()
+    if (!found || !(await mayAccess(currentUser(request), found.user_id))) throw notFound()
     return userView(db, found, currency)
   }
 
@@ -142,7 +143,7 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
     },
     async (request) => {
       const userId = request.params.user_id
-      if (!mayAccess(currentUser(request), userId)) throw notFound()
+      if (!(await mayAccess(currentUser(request), userId))) throw notFound()
       const changes: { name?: string | null; phone?: string | null } = {}
       if (request.body.name !== undefined) changes.name = request.body.name
       if (request.body.phone !== undefined) changes.phone = request.body.phone
@@ -340,7 +341,9 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
     },
     async (request) => {
       const userId = request.params.user_id
-      if (!mayAccess(currentUser(request), userId)) throw notFound()
+      const caller = currentUser(request)
+      const callerIsAdmin = await isAdmin(db, caller)
+      if (caller.id !== userId && !callerIsAdmin) throw notFound()
       const profile = await findProfile(db, 'user_id', userId)
       if (!profile) throw notFound()
       const { limit, cursor } = request.query
@@ -367,8 +370,10 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
       const rows = await query.execute()
       const page = rows.slice(0, limit)
       return {
-        items: page.map((r) => ({
+        // Which admin moved the money is the admins' business, not the wallet owner's.
+        items: page.map(({ actor_id, ...r }) => ({
           ...r,
+          ...(callerIsAdmin ? { actor_id } : {}),
           amount: Number(r.amount),
           created_at: r.created_at.toISOString(),
         })),
