@@ -143,3 +143,136 @@ export function contractAccepts<T extends EventType>(type: T, data: unknown): bo
     throw err
   }
 }
+
+/**
+ * A JSON body near a route's schema: mostly the record as generated, else with a field left
+ * out, an unknown field added (`role`, `balance`, `__proto__`…), a field replaced by any JSON
+ * value, or any JSON value at all.
+ */
+export function nearBody(record: fc.Arbitrary<Record<string, unknown>>): fc.Arbitrary<unknown> {
+  const withoutOne = record.chain((r) => {
+    const keys = Object.keys(r)
+    if (keys.length === 0) return fc.constant(r)
+    return fc.constantFrom(...keys).map((k) => {
+      const { [k]: _, ...rest } = r
+      return rest
+    })
+  })
+  const withExtra = fc
+    .tuple(
+      record,
+      fc.constantFrom('role', 'balance', 'is_admin', 'status', '__proto__', 'x'),
+      fc.jsonValue(),
+    )
+    .map(([r, k, v]) => ({ ...r, [k]: v }))
+  const oneReplaced = record.chain((r) => {
+    const keys = Object.keys(r)
+    if (keys.length === 0) return fc.constant(r)
+    return fc
+      .tuple(fc.constantFrom(...keys), fc.jsonValue({ maxDepth: 2 }))
+      .map(([k, v]) => ({ ...r, [k]: v }))
+  })
+  return fc.oneof(
+    { weight: 8, arbitrary: record },
+    { weight: 1, arbitrary: withoutOne },
+    { weight: 1, arbitrary: withExtra },
+    { weight: 2, arbitrary: oneReplaced },
+    { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+  )
+}
+
+export interface EncodedBody {
+  headers: Record<string, string>
+  payload?: string
+}
+
+const flatForm = (value: unknown) =>
+  new URLSearchParams(
+    value && typeof value === 'object'
+      ? Object.entries(value).map(([k, v]): [string, string] => [
+          k,
+          typeof v === 'string' ? v : JSON.stringify(v),
+        ])
+      : [],
+  ).toString()
+
+/** A body as a client may send it: JSON mostly, else a form, raw text of any type, or none. */
+export function encodedBody(value: fc.Arbitrary<unknown>): fc.Arbitrary<EncodedBody> {
+  return fc.oneof(
+    {
+      weight: 8,
+      arbitrary: value.map((v) => ({
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify(v) ?? 'null',
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: value.map((v) => ({
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: flatForm(v),
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(
+          fc.constantFrom(
+            'application/json',
+            'application/json; charset=latin1',
+            'text/plain',
+            'application/xml',
+            'multipart/form-data; boundary=x',
+            'application/x-www-form-urlencoded',
+          ),
+          fc.oneof(
+            fc.string({ maxLength: 200 }),
+            fc.constantFrom('{', '{"a":', 'null', '[]', '""', '{"__proto__":{"x":1}}'),
+          ),
+        )
+        .map(([type, payload]) => ({ headers: { 'content-type': type }, payload })),
+    },
+    { weight: 1, arbitrary: fc.constant({ headers: {} }) },
+  )
+}
+
+/** An Authorization header: one of the given tokens, none, or a broken one. */
+export function authorization(tokens: string[]): fc.Arbitrary<string | undefined> {
+  const good = tokens.map((t) => `Bearer ${t}`)
+  return fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(...good) },
+    { weight: 1, arbitrary: fc.constant(undefined) },
+    {
+      weight: 1,
+      arbitrary: fc.oneof(
+        fc.constantFrom(
+          'Bearer',
+          'Bearer ',
+          'Basic YWxpY2U6cHc=',
+          'Bearer a.b.c',
+          `${good[0]}==`,
+          `${good[0]?.slice(0, -3)}AAA`,
+          `Bearer ${tokens[0]?.split('.').slice(0, 2).join('.')}.`,
+        ),
+        fc.string({ maxLength: 100 }).map((s) => `Bearer ${s}`),
+      ),
+    },
+  )
+}
+
+/** Text as a URL carries it: percent-encoded UTF-8 (a lone surrogate has none: U+FFFD). */
+export function urlPart(text: string): string {
+  return encodeURIComponent(text.toWellFormed())
+}
+
+/** A path segment: one of the given, or an awkward one (encoded, long, dots, percent junk). */
+export function pathSegment(known: string[]): fc.Arbitrary<string> {
+  return fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(...known) },
+    { weight: 2, arbitrary: fc.string({ minLength: 1, maxLength: 80 }).map(urlPart) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom('%', '%E0%A4%A', '..', '.', '%2F', 'x'.repeat(300), '%00', '0'),
+    },
+  )
+}

@@ -4,12 +4,19 @@ import { randomBytes } from 'node:crypto'
 import { createConnection } from 'mysql2/promise'
 import { amqpServerUrl, mysqlServerUrl } from './infra.ts'
 
+export { type Answer, answerProblem } from './answers.ts'
 export {
+  authorization,
   awkwardCharacter,
   contractAccepts,
+  type EncodedBody,
   emailLike,
+  encodedBody,
   nameLike,
+  nearBody,
+  pathSegment,
   phoneLike,
+  urlPart,
   usernameLike,
 } from './arbitraries.ts'
 export { eventually } from './eventually.ts'
