@@ -105,6 +105,15 @@ t.test('the addresses the attack found are a 400 at the route, not a 500', async
     t.equal(signup.statusCode, 400, email)
     t.equal(signup.json().errors?.[0]?.field, 'email', email)
   }
+  for (const name of ['Ada\u0000', 'Ada\u202egnp.exe', 'Ada\u2066x\u2069', 'Ada\u0007', '   ']) {
+    const signup = await app.inject({
+      method: 'POST',
+      url: '/auth/signup',
+      payload: newAccount({ name }),
+    })
+    t.equal(signup.statusCode, 400, JSON.stringify(name))
+    t.equal(signup.json().errors?.[0]?.field, 'name')
+  }
   const at63 = await app.inject({
     method: 'POST',
     url: '/auth/signup',

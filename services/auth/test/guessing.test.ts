@@ -255,3 +255,31 @@ t.test('only the login takes a form; other bodies are JSON or 415', async (t) =>
     .executeTakeFirst()
   t.equal(user?.role, 'admin', 'nothing changed')
 })
+
+t.test('X-Forwarded-For counts only from a trusted proxy', async (t) => {
+  // TRUST_PROXY names the gateway; anyone else choosing their own address gets nowhere.
+  const { app } = await setup(t, { rateLimitSignupPerAddress: 2, trustProxy: '10.0.0.1' })
+  let n = 0
+  const attempt = (remoteAddress: string, forwardedFor: string) =>
+    app.inject({
+      method: 'POST',
+      url: '/auth/signup',
+      remoteAddress,
+      headers: { 'x-forwarded-for': forwardedFor },
+      payload: {
+        username: `xff_${process.pid}_${++n}`,
+        email: `xff${n}.${process.pid}@example.com`,
+        password: 'correct horse battery',
+        role: 'student',
+      },
+    })
+  const direct = []
+  for (let i = 0; i < 3; i++) direct.push((await attempt('10.0.0.9', `192.0.2.${i}`)).statusCode)
+  t.same(direct, [201, 201, 429], 'an untrusted peer is counted by its own address')
+  const viaGateway = []
+  for (let i = 0; i < 3; i++)
+    viaGateway.push((await attempt('10.0.0.1', `198.51.100.${i}`)).statusCode)
+  t.same(viaGateway, [201, 201, 201], 'through the gateway, by the address it saw')
+  t.equal((await attempt('10.0.0.1', '198.51.100.0')).statusCode, 201)
+  t.equal((await attempt('10.0.0.1', '198.51.100.0')).statusCode, 429)
+})
