@@ -27,11 +27,20 @@ t.test('a demoted admin is refused as soon as the role-changed event arrives', a
   t.equal((await deposit()).statusCode, 200)
   t.equal((await read()).statusCode, 200)
   await publish('auth.user.role-changed', { user_id: admin.id, role: 'student', changed_by: 'x' })
+  await eventually(
+    async () => {
+      const profile = await service.db
+        .selectFrom('profile')
+        .select('role')
+        .where('user_id', '=', admin.id)
+        .executeTakeFirst()
+      return profile?.role === 'student'
+    },
+    { what: 'the role-changed event handled' },
+  )
   // The token still says admin, and will for minutes; the wallet goes by the event.
-  const refused = await eventually(async () => {
-    const res = await deposit()
-    return res.statusCode === 403 && res
-  })
+  const refused = await deposit()
+  t.equal(refused.statusCode, 403)
   t.match(refused.json(), { status: 403, detail: 'this action is for admin accounts' })
   t.equal((await read()).statusCode, 404, "another user's profile is hidden again")
   const wallet = await service.app.inject({
