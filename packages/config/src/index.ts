@@ -231,7 +231,17 @@ export function serviceConfigSpec(defaults: { port: number; database: string }) 
     dataDir: env.string('DATA_DIR', { default: '.data' }),
     /** `iss` of the access tokens the auth service signs; every service checks it. */
     jwtIssuer: env.string('JWT_ISSUER', { default: 'tms' }),
-    /** The proxies in front (the gateway), whose X-Forwarded-For gives the client address. */
-    trustProxy: env.trustProxy('TRUST_PROXY', { default: 'loopback' }),
+    /**
+     * The proxies in front (the gateway), whose X-Forwarded-For gives the client address that
+     * rate limits count by. `loopback` outside production; production must name the gateway's
+     * addresses, since anything trusted can choose its own client address.
+     */
+    trustProxy: env.trustProxy('TRUST_PROXY', { devDefault: 'loopback' }),
+    /** A request's headers and body must have arrived within this (see @tms/http). */
+    httpRequestTimeoutMs: env.int('HTTP_REQUEST_TIMEOUT_MS', { min: 100, default: 30_000 }),
+    httpHeadersTimeoutMs: env.int('HTTP_HEADERS_TIMEOUT_MS', { min: 100, default: 10_000 }),
+    /** Where Prometheus scrapes /metrics: a listener of its own, never the public port. */
+    metricsHost: env.string('METRICS_HOST', { default: '127.0.0.1' }),
+    metricsPort: env.int('METRICS_PORT', { min: 0, max: 65535, default: defaults.port + 10_000 }),
   }
 }

@@ -47,6 +47,21 @@ t.test('the shared service settings have local defaults', async (t) => {
   t.same(config.retryDelaysMs, [1000, 10000, 60000, 600000, 3600000])
   t.equal(config.trustProxy, 'loopback')
   t.equal(config.jwtIssuer, 'tms')
+  t.equal(config.httpRequestTimeoutMs, 30_000)
+  t.equal(config.httpHeadersTimeoutMs, 10_000)
+  t.equal(config.metricsHost, '127.0.0.1')
+  t.equal(config.metricsPort, 18001, 'the service port plus 10000')
+})
+
+t.test('production names its proxies: TRUST_PROXY has no default there', async (t) => {
+  const spec = serviceConfigSpec({ port: 8001, database: 'auth' })
+  const production = {
+    NODE_ENV: 'production',
+    DATABASE_URL: 'mysql://auth@db:3306/auth',
+    AMQP_URL: 'amqp://auth@mq:5672',
+  }
+  t.throws(() => readConfig(spec, production), /TRUST_PROXY must be .*required in production/)
+  t.equal(readConfig(spec, { ...production, TRUST_PROXY: '10.0.0.5' }).trustProxy, '10.0.0.5')
 })
 
 t.test('TRUST_PROXY is a boolean or a list of addresses', async (t) => {

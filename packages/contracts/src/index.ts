@@ -4,9 +4,11 @@
 import { randomUUID } from 'node:crypto'
 import Type, { type Static, type TSchema } from 'typebox'
 import { Compile, type Validator } from 'typebox/compile'
+import { Email, Name, Phone, Role, Username } from './account.ts'
+
+export * from './account.ts'
 
 const Id = Type.String({ minLength: 1, maxLength: 64 })
-const Role = Type.Union([Type.Literal('student'), Type.Literal('tutor'), Type.Literal('admin')])
 const Money = Type.Integer({ minimum: 0 })
 const Currency = Type.String({ pattern: '^[a-z]{3}$' })
 const Time = Type.String({ format: 'date-time' })
@@ -44,19 +46,16 @@ export const catalogue = {
   'auth.user.registered': Type.Object(
     {
       user_id: Id,
-      username: Type.String({ pattern: '^[a-z0-9_.-]{3,32}$' }),
-      email: Type.String({ format: 'email', maxLength: 254 }),
+      username: Username,
+      email: Email,
       role: Role,
-      name: Nullable(Type.String({ maxLength: 200 })),
-      phone: Nullable(Type.String({ maxLength: 32 })),
+      name: Nullable(Name),
+      phone: Nullable(Phone),
     },
     strict,
   ),
   'auth.user.role-changed': Type.Object({ user_id: Id, role: Role, changed_by: Id }, strict),
-  'auth.user.email-changed': Type.Object(
-    { user_id: Id, email: Type.String({ format: 'email', maxLength: 254 }) },
-    strict,
-  ),
+  'auth.user.email-changed': Type.Object({ user_id: Id, email: Email }, strict),
   'academic.tutor-profile.approved': TutorProfileReviewed,
   'academic.tutor-profile.rejected': TutorProfileReviewed,
   'academic.session.requested': Type.Object(

@@ -1,5 +1,6 @@
 // One way for every service to make its Fastify instance: the shared logger and request ids,
 // the TypeBox type provider, strict validation, and the plugins of this package.
+import type { Duplex } from 'node:stream'
 import { AjvCompiler, type RouteDefinition, type ValidatorFactory } from '@fastify/ajv-compiler'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { createLogger, type Logger, requestIdOptions } from '@tms/logging'
@@ -16,7 +17,7 @@ import { correlation } from './correlation.ts'
 import { type HealthCheck, health } from './health.ts'
 import { metrics } from './metrics.ts'
 import { type OpenApiOptions, openApi } from './openapi.ts'
-import { problemDetails, sendProblem } from './problem.ts'
+import { PROBLEM_CONTENT_TYPE, problemDetails, sendProblem, titleOf } from './problem.ts'
 
 /** The Fastify instance every service builds on, typed by its TypeBox route schemas. */
 export type App = FastifyInstance<
@@ -41,6 +42,30 @@ export interface BuildOptions {
   openapi?: Omit<OpenApiOptions, 'title'> & { title?: string }
   /** Trust X-Forwarded-For from the gateway for the client address (rate limits). */
   trustProxy?: boolean | string | string[]
+  /**
+   * A request's headers and body must have arrived within this many milliseconds of its first
+   * byte (default 30 s), else the connection is closed (with a 408 when nothing was answered
+   * yet): a client that sends part of a body and goes silent holds nothing for long.
+   */
+  requestTimeoutMs?: number
+  /** The headers alone must have arrived by then (default 10 s, at most requestTimeoutMs). */
+  headersTimeoutMs?: number
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
+
+/** Node's server options for the timeouts; `connectionsCheckingInterval` makes them precise. */
+export function timeoutOptions(options: { requestTimeoutMs?: number; headersTimeoutMs?: number }) {
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+  const headersTimeout = Math.min(
+    options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+    requestTimeout,
+  )
+  // Node looks for expired requests every 30 s by default, which would let a timeout run
+  // that much late; a tenth of the shorter timeout (at most a second) keeps it close.
+  const connectionsCheckingInterval = Math.max(10, Math.min(1000, Math.floor(headersTimeout / 10)))
+  return { requestTimeout, headersTimeout, connectionsCheckingInterval }
 }
 
 export const ajvOptions = {
@@ -65,20 +90,64 @@ const bodyStrictValidators: ValidatorFactory = (externalSchemas) => {
   return (route: RouteDefinition) => (route.httpPart === 'body' ? strict : coercing)(route)
 }
 
+/**
+ * Checks a value against a route schema exactly as a route's validation does (the same Ajv,
+ * options and per-part conversions): for tests that compare what a route accepts with
+ * another rule, such as an event contract.
+ */
+export function routeSchemaCheck(
+  schema: object,
+  httpPart: 'body' | 'querystring' | 'params' | 'headers',
+): (value: unknown) => boolean {
+  const validate = bodyStrictValidators({})({ schema, httpPart, method: 'POST', url: '/' })
+  return (value) => validate(value) === true
+}
+
+/**
+ * Errors Node finds before a request reaches Fastify (a timeout, malformed or oversized
+ * headers) answer in problem details too, then the connection closes.
+ */
+function clientErrorHandler(error: Error & { code?: string }, socket: Duplex) {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const status =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? 408
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? 431
+        : 400
+  const detail =
+    status === 408
+      ? 'the request did not arrive in time'
+      : status === 431
+        ? 'the request headers are too large'
+        : 'the request is malformed'
+  const body = JSON.stringify({ type: 'about:blank', title: titleOf(status), status, detail })
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${titleOf(status)}\r\nConnection: close\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy()
+}
+
 export async function buildFastify(options: BuildOptions): Promise<App> {
   const logger =
     options.logger ?? createLogger({ service: options.service, level: options.logLevel })
+  const timeouts = timeoutOptions(options)
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     requestIdHeader: requestIdOptions.requestIdHeader,
     genReqId: requestIdOptions.genReqId,
     logController: new LogController({
       requestIdLogLabel: requestIdOptions.requestIdLogLabel,
-      // Probes and scrapes every few seconds would drown the log.
-      disableRequestLogging: (request) => /^\/(health\/|metrics)/.test(request.url),
+      // Probes every few seconds would drown the log.
+      disableRequestLogging: (request) => request.url.startsWith('/health/'),
     }),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     trustProxy: options.trustProxy ?? false,
+    requestTimeout: timeouts.requestTimeout,
+    http: timeouts,
+    clientErrorHandler,
     schemaController: { compilersFactory: { buildValidator: bodyStrictValidators } },
     // Errors of the router itself (a malformed percent-encoding, a path parameter over
     // maxParamLength) would otherwise answer in Fastify's own JSON shape.
@@ -98,7 +167,9 @@ export async function buildFastify(options: BuildOptions): Promise<App> {
     checks: options.healthChecks,
     timeoutMs: options.healthTimeoutMs,
   })
-  await app.register(metrics, { service: options.service })
+  // Collected here, served only on a listener of its own (app.listenMetrics), never on the
+  // public port: /metrics there is a 404 like any unknown path.
+  await app.register(metrics, { service: options.service, timeouts })
   // The SPEC's root check, the same on every service.
   app.get(
     '/',

@@ -1,4 +1,13 @@
-export { type App, ajvOptions, type BuildOptions, buildFastify } from './app.ts'
+export {
+  type App,
+  ajvOptions,
+  type BuildOptions,
+  buildFastify,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  routeSchemaCheck,
+  timeoutOptions,
+} from './app.ts'
 export { type HealthCheck, type HealthOptions, health } from './health.ts'
 export { type MetricsOptions, metrics } from './metrics.ts'
 export { bearerSecurity, type OpenApiOptions, openApi } from './openapi.ts'

@@ -39,6 +39,11 @@ export interface ProblemOptions {
   errors?: FieldError[]
   /** Extra response headers, e.g. `WWW-Authenticate` on a 401. */
   headers?: Record<string, string>
+  /**
+   * The error behind a refusal that should not have happened (a bug that still must not be a
+   * 500 to the client): the problem is logged at error level with it.
+   */
+  cause?: unknown
 }
 
 /** An error a route throws to answer with a problem of the given status. */
@@ -48,7 +53,7 @@ export class HttpProblem extends Error {
   readonly errors: FieldError[] | undefined
   readonly headers: Record<string, string>
   constructor(status: number, detail: string, options: ProblemOptions = {}) {
-    super(detail)
+    super(detail, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'HttpProblem'
     this.statusCode = status
     this.type = options.type ?? 'about:blank'
@@ -141,7 +146,9 @@ export function validationErrors(
 
 function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (error instanceof HttpProblem) {
-    if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed')
+    if (error.statusCode >= 500 || error.cause !== undefined) {
+      request.log.error({ err: error }, 'request failed')
+    }
     return sendProblem(reply, error.statusCode, error.message, error)
   }
   if (error.validation) {

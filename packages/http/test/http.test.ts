@@ -1,8 +1,9 @@
+import net from 'node:net'
 import { Writable } from 'node:stream'
 import { createLogger, currentCorrelationId } from '@tms/logging'
 import t from 'tap'
 import Type from 'typebox'
-import { bearerSecurity, buildFastify, httpError } from '../src/index.ts'
+import { bearerSecurity, buildFastify, httpError, timeoutOptions } from '../src/index.ts'
 
 const silent = createLogger({ service: 'test', level: 'silent' })
 
@@ -253,21 +254,90 @@ t.test('a hanging check counts as down', async (t) => {
   t.equal(res.statusCode, 503)
 })
 
-t.test('metrics: default metrics and request durations by route pattern', async (t) => {
+t.test('metrics: served on their own listener only, by route pattern', async (t) => {
   const app = await buildApp(t)
   await app.inject({ method: 'GET', url: '/things/5' })
-  const res = await app.inject({ method: 'GET', url: '/metrics' })
-  t.equal(res.statusCode, 200)
-  t.match(res.headers['content-type'], /^text\/plain/)
-  t.match(res.body, /process_cpu_user_seconds_total/)
+  const publicMetrics = await app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(publicMetrics.statusCode, 404, 'not on the public port')
+  t.match(publicMetrics.headers['content-type'], /^application\/problem\+json/)
+
+  const url = await app.listenMetrics({ host: '127.0.0.1', port: 0 })
+  t.match(url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/)
+  const res = await fetch(url)
+  t.equal(res.status, 200)
+  t.match(res.headers.get('content-type'), /^text\/plain/)
+  const body = await res.text()
+  t.match(body, /process_cpu_user_seconds_total/)
   t.match(
-    res.body,
+    body,
     /http_request_duration_seconds_count\{service="test",method="GET",route="\/things\/:id",status_code="200"\} 1/,
   )
+  t.equal((await fetch(url.replace('/metrics', '/things/5'))).status, 404, 'nothing else there')
+  await t.rejects(app.listenMetrics({ host: '127.0.0.1', port: 0 }), /already running/)
+
   // A second app in the same process has its own registry.
   const other = await buildApp(t)
-  const otherMetrics = await other.inject({ method: 'GET', url: '/metrics' })
-  t.notMatch(otherMetrics.body, /route="\/things\/:id"/)
+  const otherMetrics = await fetch(await other.listenMetrics({ host: '127.0.0.1', port: 0 }))
+  t.notMatch(await otherMetrics.text(), /route="\/things\/:id"/)
+
+  await app.close()
+  await t.rejects(fetch(url), 'the listener closes with the app')
+})
+
+/** Sends the headers and part of a body over a raw socket, then nothing; resolves on close. */
+function stallAfterPartOfABody(base: string) {
+  const { hostname, port } = new URL(base)
+  const socket = net.connect(Number(port), hostname)
+  const received: Buffer[] = []
+  socket.on('data', (chunk) => received.push(chunk))
+  socket.on('error', () => {})
+  socket.write(
+    'POST /things HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name": "ab',
+  )
+  const started = performance.now()
+  return new Promise<{ afterMs: number; answer: string }>((resolve) =>
+    socket.on('close', () =>
+      resolve({ afterMs: performance.now() - started, answer: Buffer.concat(received).toString() }),
+    ),
+  )
+}
+
+t.test('a body that stops arriving is cut off after the request timeout', async (t) => {
+  const app = await buildFastify({
+    service: 'test',
+    logger: silent,
+    requestTimeoutMs: 300,
+    headersTimeoutMs: 200,
+  })
+  app.post('/things', async () => ({ ok: true }))
+  t.teardown(() => app.close())
+  const base = await app.listen({ host: '127.0.0.1', port: 0 })
+  const { afterMs, answer } = await stallAfterPartOfABody(base)
+  t.ok(afterMs >= 250, `not before the timeout (${Math.round(afterMs)} ms)`)
+  t.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n/)
+  t.match(answer, /content-type: application\/problem\+json/i)
+  t.match(answer, /"status":408/)
+  // Headers that never finish: cut off too.
+  const { hostname, port } = new URL(base)
+  const socket = net.connect(Number(port), hostname)
+  socket.on('error', () => {})
+  socket.resume()
+  socket.write('GET / HTTP/1.1\r\nHost: x\r\n')
+  await new Promise((resolve) => socket.on('close', resolve))
+  t.pass('unfinished headers are cut off')
+})
+
+t.test('the default timeouts are 30 s for a request, 10 s for its headers', async (t) => {
+  t.same(timeoutOptions({}), {
+    requestTimeout: 30_000,
+    headersTimeout: 10_000,
+    connectionsCheckingInterval: 1000,
+  })
+  t.same(timeoutOptions({ requestTimeoutMs: 300, headersTimeoutMs: 5000 }), {
+    requestTimeout: 300,
+    headersTimeout: 300,
+    connectionsCheckingInterval: 30,
+  })
 })
 
 t.test('openapi.json describes the routes and bearer auth', async (t) => {

@@ -1,7 +1,9 @@
 // Verifies the access tokens of the SPEC: ES256 only, key chosen by `kid` from the auth
 // service's JWKS, `typ: at+jwt`, the issuer and audience of this deployment, and the claims
 // every service relies on. Anything else (a refresh token, an ID token, `alg: none`, an HMAC
-// forged with the public key) is refused.
+// forged with the public key, a token spelled with base64 padding, one issued in the future)
+// is refused.
+import { type Role, roles } from '@tms/contracts'
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -11,11 +13,11 @@ import {
   jwtVerify,
 } from 'jose'
 
+export { type Role, roles }
+
 export const ACCESS_TOKEN_ALGORITHM = 'ES256'
 export const ACCESS_TOKEN_AUDIENCE = 'tms-api'
 export const ACCESS_TOKEN_TYPE = 'at+jwt'
-export const roles = ['student', 'tutor', 'admin'] as const
-export type Role = (typeof roles)[number]
 
 /** Who made a request, as the access token says. */
 export interface AccessTokenUser {
@@ -44,8 +46,13 @@ export type KeySource =
 export interface VerifierOptions {
   issuer: string
   keys: KeySource
-  /** Seconds of clock skew tolerated on `exp`. */
+  /** Seconds of clock skew tolerated on `exp`, `nbf` and `iat`. */
   clockToleranceSeconds?: number
+  /**
+   * Oldest `iat` accepted, in seconds (default 3600, the longest access-token lifetime the auth
+   * service can be configured with): `iat` is required, and one in the future is refused.
+   */
+  maxTokenAgeSeconds?: number
   /** For tests: the time to check `exp` against. */
   now?: () => Date
 }
@@ -60,9 +67,16 @@ function keyResolver(source: KeySource): JWTVerifyGetKey {
 
 const keyFetchFailures = new Set(['ERR_JOSE_GENERIC', 'ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID'])
 
+/**
+ * A compact JWS is three base64url parts without padding (RFC 7515 §2, §7.1). Decoders that
+ * tolerate `=` make several spellings of one token valid; only the one spelling is accepted.
+ */
+const compactJws = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+
 export function createAccessTokenVerifier(options: VerifierOptions): AccessTokenVerifier {
   const getKey = keyResolver(options.keys)
   return async (token) => {
+    if (!compactJws.test(token)) throw new InvalidTokenError('not a compact JWS')
     let payload: Record<string, unknown>
     try {
       const result = await jwtVerify(token, getKey, {
@@ -70,8 +84,10 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
         issuer: options.issuer,
         audience: ACCESS_TOKEN_AUDIENCE,
         typ: ACCESS_TOKEN_TYPE,
-        requiredClaims: ['sub', 'exp'],
+        requiredClaims: ['sub', 'exp', 'iat'],
         clockTolerance: options.clockToleranceSeconds ?? 5,
+        // Also refuses an `iat` in the future (beyond the tolerance).
+        maxTokenAge: options.maxTokenAgeSeconds ?? 3600,
         currentDate: options.now?.(),
       })
       payload = result.payload

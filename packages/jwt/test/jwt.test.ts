@@ -97,6 +97,14 @@ t.test('bad tokens are all the same 401', async (t) => {
     'wrong typ (an ID token)': await issuer.mint(alice, { typ: 'JWT' }),
     'HS256 with the public key': hmacWithPublicKey,
     'not yet valid': await issuer.mint(alice, { notBefore: 3600 }),
+    'issued in the future': await issuer.mint(alice, { issuedAt: 600 }),
+    'issued over an hour ago': await issuer.mint(alice, { issuedAt: -3700, expiresIn: 60 }),
+    'no iat': await new SignJWT({ ...alice, iss: issuer.issuer, aud: 'tms-api' })
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: issuer.kid })
+      .setExpirationTime('10m')
+      .sign(issuer.privateKey),
+    'signature with = padding': `${good}=`,
+    'signature with == padding': `${good}==`,
     'no role': await issuer.mint({ ...alice, role: undefined as never }),
     'an unknown role': await issuer.mint({ ...alice, role: 'superuser' as never }),
     'no username': await issuer.mint({ ...alice, username: undefined as never }),

@@ -6,7 +6,23 @@ import { type Kysely, type RawBuilder, sql } from 'kysely'
 import { createConnection } from 'mysql2/promise'
 import { amqpServerUrl, mysqlServerUrl } from './infra.ts'
 
+export { type Answer, answerProblem } from './answers.ts'
+export {
+  authorization,
+  awkwardCharacter,
+  contractAccepts,
+  type EncodedBody,
+  emailLike,
+  encodedBody,
+  nameLike,
+  nearBody,
+  pathSegment,
+  phoneLike,
+  urlPart,
+  usernameLike,
+} from './arbitraries.ts'
 export { eventually } from './eventually.ts'
+export { type FuzzSettings, fuzzSettings } from './fuzz.ts'
 export { amqpServerUrl, mysqlServerUrl } from './infra.ts'
 export {
   createTestS3,

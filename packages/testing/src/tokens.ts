@@ -4,10 +4,11 @@
 import { randomBytes } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Role } from '@tms/contracts'
 import { base64url, type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
 import type { TestContext } from './index.ts'
 
-export type Role = 'student' | 'tutor' | 'admin'
+export type { Role }
 
 /** The claims of an access token about its user; other claims may ride along. */
 export interface TokenClaims {
@@ -30,6 +31,8 @@ export interface MintOptions {
   kid?: string
   /** Seconds from now until `nbf` (negative for the past); no `nbf` claim when left out. */
   notBefore?: number
+  /** Seconds from now of `iat` (positive: issued in the future). Default 0. */
+  issuedAt?: number
 }
 
 export interface TestIssuerOptions {
@@ -65,14 +68,14 @@ export const jwksPath = '/auth/.well-known/jwks.json'
 const now = () => Math.floor(Date.now() / 1000)
 
 function payload(issuer: TestIssuer, claims: TokenClaims, opts: MintOptions) {
-  const iat = now()
+  const iat = now() + (opts.issuedAt ?? 0)
   return {
     ...claims,
     iss: opts.issuer ?? issuer.issuer,
     aud: opts.audience ?? issuer.audience,
     iat,
-    exp: iat + (opts.expiresIn ?? 900),
-    ...(opts.notBefore === undefined ? {} : { nbf: iat + opts.notBefore }),
+    exp: now() + (opts.expiresIn ?? 900),
+    ...(opts.notBefore === undefined ? {} : { nbf: now() + opts.notBefore }),
     jti: randomBytes(8).toString('hex'),
   }
 }

@@ -1,11 +1,11 @@
 // The first admin, from ADMIN_USERNAME / ADMIN_EMAIL / ADMIN_PASSWORD at start-up: created once
 // however often the service starts, and never by promoting an existing account.
+import { isValidEmail, isValidUsername, normalizeEmail, normalizeUsername } from '@tms/contracts'
 import { isDuplicateKey, newId, transaction } from '@tms/db'
 import type { Logger } from '@tms/logging'
 import type { Kysely } from 'kysely'
 import type { Clock } from './clock.ts'
 import type { AuthDatabase } from './db/schema.ts'
-import { isValidUsername, normalizeEmail, normalizeUsername } from './domain/account.ts'
 import { type PasswordChecker, passwordProblem } from './domain/password.ts'
 import { type EventOutbox, userRegistered } from './events/publish.ts'
 
@@ -30,6 +30,7 @@ export async function ensureAdmin(
   const username = normalizeUsername(seed.username)
   const email = normalizeEmail(seed.email)
   if (!isValidUsername(username)) throw new Error('ADMIN_USERNAME must match ^[a-z0-9_.-]{3,32}$')
+  if (!isValidEmail(email)) throw new Error('ADMIN_EMAIL must be a valid email address')
   const weak = passwordProblem(seed.password, { username, email })
   if (weak) throw new Error(`ADMIN_PASSWORD ${weak}`)
 

@@ -1,6 +1,5 @@
 // The auth service's HTTP app, built from injected dependencies: main.ts passes the real
 // ones, tests the same kinds with a database and broker of their own and a clock they move.
-import formbody from '@fastify/formbody'
 import { type Bus, busReadiness } from '@tms/bus'
 import { type App, buildFastify } from '@tms/http'
 import { accessTokens, createAccessTokenVerifier } from '@tms/jwt'
@@ -10,9 +9,11 @@ import type { Clock } from './clock.ts'
 import type { AuthDatabase } from './db/schema.ts'
 import type { PasswordChecker } from './domain/password.ts'
 import type { EventOutbox } from './events/publish.ts'
+import { defaultHashConcurrency, HashQueue, queuedPasswords } from './hash-queue.ts'
 import type { SigningKeys } from './keys.ts'
 import { RateLimiter, type RateLimits } from './rate-limit.ts'
 import { authRoutes } from './routes/auth.ts'
+import { AccountThrottle } from './throttle.ts'
 
 export interface AppSettings {
   jwtIssuer: string
@@ -25,7 +26,17 @@ export interface AppSettings {
   rateLimitWindowMs: number
   rateLimitPerAccount: number
   rateLimitPerAddress: number
+  /** Signups per client address and window (default 10). */
+  rateLimitSignupPerAddress?: number
+  /** The delay after the first failure beyond the free ones (default 1 s), and its cap (15 min). */
+  loginDelayBaseMs?: number
+  loginDelayMaxMs?: number
+  /** Password hashes at once (default: see defaultHashConcurrency) and waiting (8 per place). */
+  passwordHashConcurrency?: number
+  passwordHashQueue?: number
   trustProxy?: boolean | string
+  httpRequestTimeoutMs?: number
+  httpHeadersTimeoutMs?: number
 }
 
 export interface AppDeps {
@@ -38,10 +49,13 @@ export interface AppDeps {
   settings: AppSettings
   logger?: Logger
   logLevel?: string
+  /** The bound on password hashing; made from the settings when absent (tests pass one). */
+  hashQueue?: HashQueue
 }
 
 export interface RouteDeps extends AppDeps {
   rateLimits: RateLimits
+  throttle: AccountThrottle
 }
 
 export async function buildApp(deps: AppDeps): Promise<App> {
@@ -50,6 +64,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logger: deps.logger,
     logLevel: deps.logLevel,
     trustProxy: deps.settings.trustProxy,
+    requestTimeoutMs: deps.settings.httpRequestTimeoutMs,
+    headersTimeoutMs: deps.settings.httpHeadersTimeoutMs,
     healthChecks: {
       database: () => sql`SELECT 1`.execute(deps.db),
       bus: busReadiness(deps.bus),
@@ -60,7 +76,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       tokenUrl: '/auth/login',
     },
   })
-  await app.register(formbody)
   await app.register(accessTokens, {
     verify: createAccessTokenVerifier({
       issuer: deps.settings.jwtIssuer,
@@ -68,14 +83,29 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       now: () => deps.clock.now(),
     }),
   })
+  const { settings } = deps
   const limiter = (max: number) =>
-    new RateLimiter({ max, windowMs: deps.settings.rateLimitWindowMs, clock: deps.clock })
+    new RateLimiter({ max, windowMs: settings.rateLimitWindowMs, clock: deps.clock })
+  const concurrency = settings.passwordHashConcurrency ?? defaultHashConcurrency()
   const routeDeps: RouteDeps = {
     ...deps,
+    passwords: queuedPasswords(
+      deps.passwords,
+      deps.hashQueue ??
+        new HashQueue({ concurrency, maxQueued: settings.passwordHashQueue ?? 8 * concurrency }),
+    ),
     rateLimits: {
-      perAccount: limiter(deps.settings.rateLimitPerAccount),
-      perAddress: limiter(deps.settings.rateLimitPerAddress),
+      perAccount: limiter(settings.rateLimitPerAccount),
+      perAddress: limiter(settings.rateLimitPerAddress),
+      signupPerAddress: limiter(settings.rateLimitSignupPerAddress ?? 10),
     },
+    throttle: new AccountThrottle({
+      freeFailures: settings.rateLimitPerAccount,
+      baseDelayMs: settings.loginDelayBaseMs ?? 1000,
+      maxDelayMs: settings.loginDelayMaxMs ?? 15 * 60 * 1000,
+      windowMs: settings.rateLimitWindowMs,
+      clock: deps.clock,
+    }),
   }
   await app.register(authRoutes, { prefix: '/auth', deps: routeDeps })
   return app

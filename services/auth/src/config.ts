@@ -1,5 +1,6 @@
 import { type ConfigOf, env, serviceConfigSpec } from '@tms/config'
 import { OWASP_ARGON2 } from './domain/password.ts'
+import { defaultHashConcurrency } from './hash-queue.ts'
 
 export const configSpec = {
   ...serviceConfigSpec({ port: 8001, database: 'auth' }),
@@ -24,6 +25,16 @@ export const configSpec = {
   rateLimitWindowMs: env.int('RATE_LIMIT_WINDOW_MS', { min: 1, default: 15 * 60 * 1000 }),
   rateLimitPerAccount: env.int('RATE_LIMIT_PER_ACCOUNT', { min: 1, default: 10 }),
   rateLimitPerAddress: env.int('RATE_LIMIT_PER_ADDRESS', { min: 1, default: 100 }),
+  rateLimitSignupPerAddress: env.int('RATE_LIMIT_SIGNUP_PER_ADDRESS', { min: 1, default: 10 }),
+  /** After the free failures, an account's next attempt waits this long, doubling each time. */
+  loginDelayBaseMs: env.int('LOGIN_DELAY_BASE_MS', { min: 1, default: 1000 }),
+  loginDelayMaxMs: env.int('LOGIN_DELAY_MAX_MS', { min: 1, default: 15 * 60 * 1000 }),
+  /** Password hashes running at once, and waiting; beyond both, 503. */
+  passwordHashConcurrency: env.int('PASSWORD_HASH_CONCURRENCY', {
+    min: 1,
+    default: defaultHashConcurrency(),
+  }),
+  passwordHashQueue: env.optional(env.int('PASSWORD_HASH_QUEUE', { min: 0 })),
   smtpUrl: env.optional(env.url('SMTP_URL', { protocols: ['smtp:', 'smtps:'] })),
   mailFrom: env.string('MAIL_FROM', { default: 'Tutor Management System <no-reply@localhost>' }),
   mailPollMs: env.int('MAIL_POLL_MS', { min: 10, default: 1000 }),

@@ -105,3 +105,4 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
 bus.start().catch((err) => logger.error({ err }, 'the bus did not start'))
 mailSender.start()
 await app.listen({ host: config.host, port: config.port })
+await app.listenMetrics({ host: config.metricsHost, port: config.metricsPort })

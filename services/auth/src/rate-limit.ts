@@ -1,6 +1,8 @@
-// Fixed-window counters for the guessable endpoints (login, reset codes), per account and per
-// client address. In memory: one instance's view, which bounds a guesser well enough together
-// with the 5-try death of a reset code; several instances each allow the configured rate.
+// Fixed-window counters per account and per client address: for the reset-code endpoints, for
+// password checks per address, and for signups per address. (Password guesses per account have
+// their own policy, in throttle.ts.) In memory: one instance's view, which bounds a guesser well
+// enough together with the 5-try death of a reset code; several instances each allow the
+// configured rate.
 import { httpError } from '@tms/http'
 import type { Clock } from './clock.ts'
 
@@ -29,12 +31,6 @@ export class RateLimiter {
     const window = this.current(key)
     window.hits++
     return window.hits <= this.options.max ? 0 : this.secondsLeft(window)
-  }
-
-  /** The seconds to wait when `key` has used up its limit already, else 0; counts nothing. */
-  check(key: string): number {
-    const window = this.current(key)
-    return window.hits < this.options.max ? 0 : this.secondsLeft(window)
   }
 
   private current(key: string): Window {
@@ -66,32 +62,27 @@ export class RateLimiter {
 export interface RateLimits {
   perAccount: RateLimiter
   perAddress: RateLimiter
+  signupPerAddress: RateLimiter
 }
 
-/**
- * Throws a 429 with Retry-After when the action is over either limit. Every attempt counts
- * against the address. Against the account, every attempt counts too, unless
- * `accountFailuresOnly`: then the caller reports failures with `accountFailed` and successes
- * are free, so a user on many devices is never limited by logging in.
- */
+/** Throws a 429 with Retry-After when the action is over either limit; every attempt counts. */
 export function enforceRateLimits(
   limits: RateLimits,
   action: string,
   account: string,
   address: string,
-  { accountFailuresOnly = false } = {},
 ): void {
-  const accountKey = `${action}:${account.toLowerCase()}`
-  const wait = Math.max(
-    limits.perAddress.hit(`${action}:${address}`),
-    accountFailuresOnly ? limits.perAccount.check(accountKey) : limits.perAccount.hit(accountKey),
+  tooMany(
+    Math.max(
+      limits.perAddress.hit(`${action}:${address}`),
+      limits.perAccount.hit(`${action}:${account.toLowerCase()}`),
+    ),
   )
-  tooMany(wait)
 }
 
-/** Counts a failed attempt against the account (see `accountFailuresOnly`). */
-export function accountFailed(limits: RateLimits, action: string, account: string): void {
-  limits.perAccount.hit(`${action}:${account.toLowerCase()}`)
+/** Throws a 429 with Retry-After when the address is over the limiter's rate; counts a hit. */
+export function enforceAddressLimit(limiter: RateLimiter, action: string, address: string): void {
+  tooMany(limiter.hit(`${action}:${address}`))
 }
 
 function tooMany(wait: number) {

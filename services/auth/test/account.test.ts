@@ -204,3 +204,69 @@ t.test('token-only routes and bodies: 401 without a token, 400 without a body', 
   })
   t.equal(verify.statusCode, 400, 'an unknown query field is refused')
 })
+
+t.test('a demoted admin’s token cannot promote anyone', async (t) => {
+  const { app, db } = await setup(t)
+  const [first, second, student] = [await signup(app), await signup(app), await signup(app)]
+  for (const admin of [first, second]) {
+    await db.updateTable('users').set({ role: 'admin' }).where('id', '=', admin.id).execute()
+  }
+  const firstToken = (await login(app, first.username, first.password)).access_token
+  const secondToken = (await login(app, second.username, second.password)).access_token
+  const update = (token: string, payload: Record<string, unknown>) =>
+    app.inject({ method: 'PATCH', url: '/auth/update-role', headers: bearer(token), payload })
+
+  t.equal((await update(secondToken, { user_id: first.id, role: 'student' })).statusCode, 200)
+  // The first admin's token still says admin for up to 15 minutes; auth asks its records.
+  const promote = await update(firstToken, { user_id: student.id, role: 'admin' })
+  t.equal(promote.statusCode, 403)
+  t.match(promote.json(), { status: 403, detail: 'this action is for admin accounts' })
+  const demote = await update(firstToken, { user_id: second.id, role: 'student' })
+  t.equal(demote.statusCode, 403, 'nor demote the admin who demoted them')
+  const roles = await db.selectFrom('users').select(['id', 'role']).orderBy('id').execute()
+  t.same(Object.fromEntries(roles.map((r) => [r.id, r.role])), {
+    [first.id]: 'student',
+    [second.id]: 'admin',
+    [student.id]: 'student',
+  })
+  const events = (await outboxEvents(db)).filter((e) => e.type === 'auth.user.role-changed')
+  t.equal(events.length, 1, 'only the demotion was published')
+
+  // The other way round: promoted a moment ago, with a token that still says student.
+  const studentToken = (await login(app, student.username, student.password)).access_token
+  await update(secondToken, { user_id: student.id, role: 'admin' })
+  t.equal(
+    (await update(studentToken, { user_id: first.id, role: 'tutor' })).statusCode,
+    200,
+    'the records say admin',
+  )
+})
+
+t.test('two admins demoting each other at once: one wins, no deadlock answer', async (t) => {
+  const { app, db } = await setup(t)
+  const [a, b] = [await signup(app), await signup(app)]
+  for (const admin of [a, b]) {
+    await db.updateTable('users').set({ role: 'admin' }).where('id', '=', admin.id).execute()
+  }
+  const [aToken, bToken] = [
+    (await login(app, a.username, a.password)).access_token,
+    (await login(app, b.username, b.password)).access_token,
+  ]
+  const answers = await Promise.all([
+    app.inject({
+      method: 'PATCH',
+      url: '/auth/update-role',
+      headers: bearer(aToken),
+      payload: { user_id: b.id, role: 'student' },
+    }),
+    app.inject({
+      method: 'PATCH',
+      url: '/auth/update-role',
+      headers: bearer(bToken),
+      payload: { user_id: a.id, role: 'student' },
+    }),
+  ])
+  t.same(answers.map((r) => r.statusCode).sort(), [200, 403])
+  const admins = await db.selectFrom('users').select('id').where('role', '=', 'admin').execute()
+  t.equal(admins.length, 1, 'one admin is left')
+})

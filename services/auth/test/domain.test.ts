@@ -1,5 +1,6 @@
+import { normalizeEmail, normalizeUsername } from '@tms/contracts'
+import { HttpProblem } from '@tms/http'
 import t from 'tap'
-import { normalizeEmail, normalizeUsername } from '../src/domain/account.ts'
 import { checkOtp, generateOtp, OTP_MAX_FAILED_ATTEMPTS, otpHash } from '../src/domain/otp.ts'
 import {
   createPasswordChecker,
@@ -10,7 +11,9 @@ import {
   verifyPassword,
 } from '../src/domain/password.ts'
 import { refreshDecision, refreshTokenHash } from '../src/domain/tokens.ts'
+import { HashQueue } from '../src/hash-queue.ts'
 import { RateLimiter } from '../src/rate-limit.ts'
+import { AccountThrottle } from '../src/throttle.ts'
 import { cheapArgon2, TestClock } from './helpers.ts'
 
 t.test('password policy', async (t) => {
@@ -95,4 +98,101 @@ t.test('the rate limiter counts per key in fixed windows', async (t) => {
   t.equal(limiter.hit('a'), 6)
   clock.advance(5_500)
   t.equal(limiter.hit('a'), 0)
+})
+
+/** The status and Retry-After of an HttpProblem. */
+function refusal(err: unknown): [number, string | undefined] {
+  if (!(err instanceof HttpProblem)) throw err
+  return [err.statusCode, err.headers['retry-after']]
+}
+
+function refused(fn: () => unknown): [number, string | undefined] | undefined {
+  try {
+    fn()
+    return undefined
+  } catch (err) {
+    return refusal(err)
+  }
+}
+
+t.test('the hash queue runs at most its concurrency and refuses beyond its queue', async (t) => {
+  const queue = new HashQueue({ concurrency: 2, maxQueued: 1 })
+  const gates: (() => void)[] = []
+  const started: number[] = []
+  const task = (n: number) => () =>
+    new Promise<number>((resolve) => {
+      started.push(n)
+      gates[n] = () => resolve(n)
+    })
+  const runs = [1, 2, 3].map((n) => queue.run(task(n)))
+  await Promise.resolve()
+  t.same(started, [1, 2], 'two run')
+  t.equal(queue.queued, 1, 'one waits')
+  t.same(await queue.run(task(4)).catch(refusal), [503, '1'], 'the next is turned away')
+  gates[1]?.()
+  t.equal(await runs[0], 1)
+  await Promise.resolve()
+  t.same(started, [1, 2, 3], 'the waiting one took the free place')
+  t.equal(queue.running, 2)
+  gates[2]?.()
+  gates[3]?.()
+  t.same(await Promise.all(runs), [1, 2, 3])
+  t.equal(queue.running, 0)
+  t.same(queue.stats, { peakRunning: 2, peakQueued: 1, refused: 1 })
+  // A failing task gives its place back too.
+  await t.rejects(
+    queue.run(() => Promise.reject(new Error('boom'))),
+    /boom/,
+  )
+  t.equal(queue.running, 0)
+})
+
+t.test('the account throttle: reservations, free failures, doubling delays', async (t) => {
+  const clock = new TestClock()
+  const throttle = new AccountThrottle({
+    freeFailures: 2,
+    baseDelayMs: 1000,
+    maxDelayMs: 4000,
+    windowMs: 60_000,
+    clock,
+  })
+  t.same(
+    [1, 2, 3, 4, 5, 6].map((f) => throttle.delayMs(f)),
+    [0, 1000, 2000, 4000, 4000, 4000],
+  )
+  const a = throttle.reserve('u1', 'A')
+  const b = throttle.reserve('u1', 'A')
+  t.same(
+    refused(() => throttle.reserve('u1', 'A')),
+    [429, '1'],
+    'two in flight use it up',
+  )
+  a.succeeded()
+  const c = throttle.reserve('u1', 'A')
+  b.failed()
+  c.failed()
+  t.same(
+    refused(() => throttle.reserve('u1', 'A')),
+    [429, '1'],
+  )
+  const fresh = throttle.reserve('u1', 'B')
+  t.same(
+    refused(() => throttle.reserve('u1', 'B')),
+    [429, '1'],
+    'one at a time from B',
+  )
+  fresh.abandoned()
+  clock.advance(1000)
+  const probe = throttle.reserve('u1', 'A')
+  t.same(
+    refused(() => throttle.reserve('u1', 'A')),
+    [429, '1'],
+    'one probe at a time',
+  )
+  probe.failed()
+  t.same(
+    refused(() => throttle.reserve('u1', 'A')),
+    [429, '2'],
+  )
+  t.doesNotThrow(() => throttle.reserve('u2', 'A').failed(), 'another account is apart')
 })

@@ -6,7 +6,7 @@ import type { App } from '@tms/http'
 import { createLogger } from '@tms/logging'
 import { createTestBroker, createTestDatabase, type TestContext } from '@tms/testing'
 import type { Kysely } from 'kysely'
-import { type AppSettings, buildApp } from '../src/app.ts'
+import { type AppDeps, type AppSettings, buildApp } from '../src/app.ts'
 import type { Clock } from '../src/clock.ts'
 import { migrations } from '../src/db/migrations.ts'
 import type { AuthDatabase } from '../src/db/schema.ts'
@@ -33,6 +33,7 @@ export const testSettings: AppSettings = {
   rateLimitWindowMs: 60_000,
   rateLimitPerAccount: 1000,
   rateLimitPerAddress: 1000,
+  rateLimitSignupPerAddress: 1000,
 }
 
 export const cheapArgon2 = { memoryKib: 64, passes: 1, parallelism: 1 }
@@ -49,6 +50,10 @@ export async function setup(
   t: TestContext,
   settings: Partial<AppSettings> = {},
   logger = createLogger({ service: 'auth', level: 'silent' }),
+  deps: Partial<Pick<AppDeps, 'hashQueue' | 'passwords'>> & {
+    /** Wraps the app's database handle, e.g. to watch its queries. */
+    wrapDb?: (db: Kysely<AuthDatabase>) => Kysely<AuthDatabase>
+  } = {},
 ): Promise<AuthHarness> {
   const databaseUrl = await createTestDatabase(t)
   const db = createDb<AuthDatabase>(databaseUrl)
@@ -59,14 +64,16 @@ export async function setup(
   const bus = createBus({ service: 'auth', url: broker.url, prefix: broker.prefix, db, logger })
   const clock = new TestClock()
   const keys = await generateSigningKeys()
+  const { wrapDb, ...overrides } = deps
   const app = await buildApp({
-    db,
+    db: wrapDb ? wrapDb(db) : db,
     bus,
     clock,
     keys,
     passwords: createPasswordChecker(cheapArgon2),
     logger,
     settings: { ...testSettings, ...settings },
+    ...overrides,
   })
   t.teardown(() => app.close())
   return { app, db, clock, keys, databaseUrl }

@@ -208,3 +208,37 @@ t.test('the code never reaches the log', async (t) => {
     'nor the password',
   )
 })
+
+t.test('verify does the same work for a known and an unknown email', async (t) => {
+  // Counted by the database statements each answer runs (a timing test would depend on the
+  // machine's load): the same statements, in the same order, known email or not.
+  let statements: string[] = []
+  const h = await setup(t, {}, undefined, {
+    wrapDb: (db) =>
+      db.withPlugin({
+        transformQuery(args) {
+          statements.push(args.node.kind)
+          return args.node
+        },
+        async transformResult(args) {
+          return args.result
+        },
+      }),
+  })
+  const withCode = await signup(h.app)
+  const withoutCode = await signup(h.app)
+  await requestOtp(h, withCode.email)
+  const code = await mailedCode(h, withCode.email)
+  const work = async (email: string) => {
+    statements = []
+    const res = await verify(h, email, wrongCode(code))
+    t.equal(res.statusCode, 400, email)
+    return statements
+  }
+  const known = await work(withCode.email)
+  t.same(known, ['SelectQueryNode', 'UpdateQueryNode'])
+  t.same(await work('nobody@example.com'), known, 'an unknown email')
+  t.same(await work(withoutCode.email), known, 'a known email without a code')
+  const stored = await h.db.selectFrom('password_reset_otps').selectAll().executeTakeFirstOrThrow()
+  t.equal(stored.failed_attempts, 1, 'only the wrong try on a live code counted')
+})

@@ -14,6 +14,8 @@ import { userRoutes } from './routes/users.ts'
 export interface AppSettings {
   currency: string
   trustProxy?: boolean | string
+  httpRequestTimeoutMs?: number
+  httpHeadersTimeoutMs?: number
 }
 
 export interface AppDeps {
@@ -37,6 +39,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logger: deps.logger,
     logLevel: deps.logLevel,
     trustProxy: deps.settings.trustProxy,
+    requestTimeoutMs: deps.settings.httpRequestTimeoutMs,
+    headersTimeoutMs: deps.settings.httpHeadersTimeoutMs,
     healthChecks: {
       database: () => sql`SELECT 1`.execute(deps.db),
       bus: busReadiness(deps.bus),

@@ -40,7 +40,12 @@ const app = await buildApp({
     issuer: config.jwtIssuer,
     keys: { jwksUrl: config.jwksUrl },
   }),
-  settings: { currency: config.currency, trustProxy: config.trustProxy },
+  settings: {
+    currency: config.currency,
+    trustProxy: config.trustProxy,
+    httpRequestTimeoutMs: config.httpRequestTimeoutMs,
+    httpHeadersTimeoutMs: config.httpHeadersTimeoutMs,
+  },
   bus,
   logger,
 })
@@ -67,3 +72,4 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
 // The broker may be down at start-up: requests are served and events wait in the broker.
 bus.start().catch((err) => logger.error({ err }, 'the bus did not start'))
 await app.listen({ host: config.host, port: config.port })
+await app.listenMetrics({ host: config.metricsHost, port: config.metricsPort })

@@ -21,6 +21,7 @@ import { migrations } from '../src/db/migrations.ts'
 import type { Role as ProfileRole, WalletDatabase } from '../src/db/schema.ts'
 import { subscribeBooking } from '../src/events/booking.ts'
 import { subscribeProfiles } from '../src/events/profiles.ts'
+import { findProfile } from '../src/profiles.ts'
 
 export const logger = createLogger({
   service: 'user-wallet-test',
@@ -37,7 +38,15 @@ export async function walletDb(t: TestContext, poolSize = 20): Promise<Kysely<Wa
 export interface TestService {
   db: Kysely<WalletDatabase>
   app: App
-  token(user: { id: string; role: Role; username?: string }): Promise<string>
+  /**
+   * An access token for the user. An admin is an admin in the wallet only when its profile
+   * here says so too (as auth's events make it): for an admin without a profile, one is made,
+   * unless `withProfile` is false.
+   */
+  token(
+    user: { id: string; role: Role; username?: string },
+    options?: { withProfile?: boolean },
+  ): Promise<string>
 }
 
 export async function walletService(
@@ -64,12 +73,16 @@ export async function walletService(
   return {
     db,
     app,
-    token: (user) =>
-      issuer.mint({
+    async token(user, { withProfile = true } = {}) {
+      if (user.role === 'admin' && withProfile && !(await findProfile(db, 'user_id', user.id))) {
+        await addUser(db, user.id, 'admin')
+      }
+      return issuer.mint({
         sub: user.id,
         role: user.role,
         username: user.username ?? `u_${user.id}`.slice(0, 32),
-      }),
+      })
+    },
   }
 }
 
@@ -144,8 +157,12 @@ export interface SagaHarness {
   handled(n: number): Promise<void>
 }
 
-export async function sagaHarness(t: TestContext): Promise<SagaHarness> {
-  const db = await walletDb(t)
+/** The wallet's consumers on a broker of the test's own, on a new database or the one given. */
+export async function sagaHarness(
+  t: TestContext,
+  existing?: Kysely<WalletDatabase>,
+): Promise<SagaHarness> {
+  const db = existing ?? (await walletDb(t))
   const broker = await createTestBroker()
   const bus = createBus({
     service: 'user-wallet',

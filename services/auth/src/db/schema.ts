@@ -1,6 +1,6 @@
 import type { BusTables } from '@tms/bus'
+import type { Role } from '@tms/contracts'
 import type { Generated } from 'kysely'
-import type { Role } from '../domain/account.ts'
 
 export interface UsersTable {
   id: string

@@ -29,9 +29,21 @@ export function checkOtp(
   code: string,
   now: Date,
 ): OtpCheck {
-  if (stored.failed_attempts >= OTP_MAX_FAILED_ATTEMPTS) return 'dead'
-  if (stored.expires_at.getTime() <= now.getTime()) return 'expired'
+  // The HMAC is computed whatever the outcome, so no outcome answers faster than another.
   const given = Buffer.from(otpHash(secret, userId, code), 'hex')
   const expected = Buffer.from(stored.code_hash, 'hex')
-  return given.length === expected.length && timingSafeEqual(given, expected) ? 'valid' : 'wrong'
+  const matches = given.length === expected.length && timingSafeEqual(given, expected)
+  if (stored.failed_attempts >= OTP_MAX_FAILED_ATTEMPTS) return 'dead'
+  if (stored.expires_at.getTime() <= now.getTime()) return 'expired'
+  return matches ? 'valid' : 'wrong'
+}
+
+/**
+ * What an email without a live code is checked against: the same HMAC work, never valid (its
+ * hash is no HMAC's output but by a 2^-256 chance).
+ */
+export const NO_OTP: StoredOtp = {
+  code_hash: '0'.repeat(64),
+  expires_at: new Date(8.64e15),
+  failed_attempts: 0,
 }

@@ -1,18 +1,20 @@
 // Every /auth endpoint of the SPEC.
 import { setTimeout as sleep } from 'node:timers/promises'
+import formbody from '@fastify/formbody'
+import { normalizeEmail, normalizeUsername } from '@tms/contracts'
 import { isDuplicateKey, newId, type Transaction, transaction } from '@tms/db'
 import { type App, bearerSecurity, httpError } from '@tms/http'
-import { authenticate, currentUser, requireRole } from '@tms/jwt'
-import type { FastifyReply } from 'fastify'
+import { authenticate, currentUser } from '@tms/jwt'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { RouteDeps } from '../app.ts'
 import type { AuthDatabase } from '../db/schema.ts'
-import { isEmailLogin, normalizeEmail, normalizeUsername } from '../domain/account.ts'
-import { checkOtp, generateOtp, otpHash } from '../domain/otp.ts'
+import { isEmailLogin } from '../domain/account.ts'
+import { checkOtp, generateOtp, NO_OTP, otpHash } from '../domain/otp.ts'
 import { passwordProblem } from '../domain/password.ts'
 import { refreshDecision, refreshTokenHash } from '../domain/tokens.ts'
 import { userEmailChanged, userRegistered, userRoleChanged } from '../events/publish.ts'
 import { enqueueMail } from '../mail.ts'
-import { accountFailed, enforceRateLimits } from '../rate-limit.ts'
+import { enforceAddressLimit, enforceRateLimits } from '../rate-limit.ts'
 import { issueTokenPair, revokeAllRefreshTokens, revokeFamily } from '../tokens.ts'
 import {
   Accepted,
@@ -38,6 +40,9 @@ function invalidField(field: string, message: string) {
   return httpError(400, 'the body is not valid', { errors: [{ field, message }] })
 }
 
+/** An id no account has (ids are UUIDs): what a lookup for nobody works with. */
+const NO_ACCOUNT = '00000000-0000-0000-0000-000000000000'
+
 const wrongCredentials = () => httpError(401, 'the username or password is wrong')
 const badRefreshToken = () => httpError(401, 'the refresh token is not valid')
 const badOtp = (field = 'otp') =>
@@ -51,11 +56,51 @@ function noStore(reply: FastifyReply) {
 }
 
 export async function authRoutes(app: App, options: { deps: RouteDeps }) {
-  const { db, bus, clock, keys, passwords, settings, rateLimits } = options.deps
+  const { db, bus, clock, keys, passwords, settings, rateLimits, throttle } = options.deps
   const tokenSettings = {
     issuer: settings.jwtIssuer,
     accessTokenTtlSeconds: settings.accessTokenTtlSeconds,
     refreshTokenTtlDays: settings.refreshTokenTtlDays,
+  }
+
+  /**
+   * Checks a password as one attempt on the account: refused with 429 before any hashing when
+   * the account's limit says so (see throttle.ts), counted as a failure when wrong.
+   */
+  async function checkPassword(
+    account: string,
+    address: string,
+    password: string,
+    phc: string | undefined,
+  ): Promise<boolean> {
+    const attempt = throttle.reserve(account, address)
+    let ok: boolean
+    try {
+      ok = await passwords.check(password, phc)
+    } catch (err) {
+      attempt.abandoned()
+      throw err
+    }
+    if (ok) attempt.succeeded()
+    else attempt.failed()
+    return ok
+  }
+
+  /** The account behind an access token, its current password checked as a guess would be. */
+  async function accountWithPassword(request: FastifyRequest, currentPassword: string) {
+    enforceAddressLimit(rateLimits.perAddress, 'password', request.ip)
+    const user = await db
+      .selectFrom('users')
+      .select(['id', 'username', 'email', 'role', 'password_hash'])
+      .where('id', '=', currentUser(request).id)
+      .executeTakeFirst()
+    if (!user) throw httpError(401, 'the account no longer exists')
+    if (
+      !(await checkPassword(`user:${user.id}`, request.ip, currentPassword, user.password_hash))
+    ) {
+      throw httpError(403, 'the current password is wrong')
+    }
+    return user
   }
 
   app.post(
@@ -65,10 +110,11 @@ export async function authRoutes(app: App, options: { deps: RouteDeps }) {
         summary: 'Create an account (student or tutor)',
         tags: ['auth'],
         body: SignupBody,
-        response: { 201: Account, ...problems(400, 409) },
+        response: { 201: Account, ...problems(400, 409, 415, 429, 503) },
       },
     },
     async (request, reply) => {
+      enforceAddressLimit(rateLimits.signupPerAddress, 'signup', request.ip)
       const body = request.body
       const username = normalizeUsername(body.username)
       const email = normalizeEmail(body.email)
@@ -115,52 +161,60 @@ export async function authRoutes(app: App, options: { deps: RouteDeps }) {
     },
   )
 
-  app.post(
-    '/login',
-    {
-      schema: {
-        summary: 'Log in with username (or email) and password',
-        description:
-          'JSON, or an OAuth2 password form (`application/x-www-form-urlencoded`; `grant_type`, `scope`, `client_id` and `client_secret` are accepted and ignored).',
-        tags: ['auth'],
-        consumes: ['application/json', 'application/x-www-form-urlencoded'],
-        body: LoginBody,
-        response: { 200: TokenPair, ...problems(400, 401, 429) },
+  // Only the login takes a form (the docs' Authorize button posts one): the form parser lives
+  // in this route's own context, so every other route answers a form with 415.
+  await app.register(async (withForms: App) => {
+    await withForms.register(formbody)
+    withForms.post(
+      '/login',
+      {
+        schema: {
+          summary: 'Log in with username (or email) and password',
+          description:
+            'JSON, or an OAuth2 password form (`application/x-www-form-urlencoded`; `grant_type`, `scope`, `client_id` and `client_secret` are accepted and ignored). Wrong guesses slow the account down (429 with Retry-After), see the README.',
+          tags: ['auth'],
+          consumes: ['application/json', 'application/x-www-form-urlencoded'],
+          body: LoginBody,
+          response: { 200: TokenPair, ...problems(400, 401, 415, 429, 503) },
+        },
       },
-    },
-    async (request, reply) => {
-      const login = request.body.username.trim().toLowerCase()
-      enforceRateLimits(rateLimits, 'login', login, request.ip, { accountFailuresOnly: true })
-      const user = await db
-        .selectFrom('users')
-        .select(['id', 'username', 'role', 'password_hash'])
-        .where(isEmailLogin(login) ? 'email' : 'username', '=', login)
-        .executeTakeFirst()
-      // The same hashing work whether or not the account exists, and the same answer.
-      const ok = await passwords.check(request.body.password, user?.password_hash)
-      if (!user || !ok) {
-        accountFailed(rateLimits, 'login', login)
-        throw wrongCredentials()
-      }
+      async (request, reply) => {
+        const login = request.body.username.trim().toLowerCase()
+        enforceAddressLimit(rateLimits.perAddress, 'password', request.ip)
+        const user = await db
+          .selectFrom('users')
+          .select(['id', 'username', 'role', 'password_hash'])
+          .where(isEmailLogin(login) ? 'email' : 'username', '=', login)
+          .executeTakeFirst()
+        // One count per account however it is named; an unknown login by what was typed. The
+        // same hashing work whether or not the account exists, and the same answer.
+        const ok = await checkPassword(
+          user ? `user:${user.id}` : `login:${login}`,
+          request.ip,
+          request.body.password,
+          user?.password_hash,
+        )
+        if (!user || !ok) throw wrongCredentials()
 
-      const rehash = passwords.needsRehash(user.password_hash)
-        ? await passwords.hash(request.body.password)
-        : undefined
-      const pair = await transaction(db, async (trx) => {
-        if (rehash) {
-          await trx
-            .updateTable('users')
-            .set({ password_hash: rehash })
-            .where('id', '=', user.id)
-            .where('password_hash', '=', user.password_hash)
-            .execute()
-        }
-        return issueTokenPair(trx, keys, tokenSettings, user, clock.now())
-      })
-      noStore(reply)
-      return pair
-    },
-  )
+        const rehash = passwords.needsRehash(user.password_hash)
+          ? await passwords.hash(request.body.password)
+          : undefined
+        const pair = await transaction(db, async (trx) => {
+          if (rehash) {
+            await trx
+              .updateTable('users')
+              .set({ password_hash: rehash })
+              .where('id', '=', user.id)
+              .where('password_hash', '=', user.password_hash)
+              .execute()
+          }
+          return issueTokenPair(trx, keys, tokenSettings, user, clock.now())
+        })
+        noStore(reply)
+        return pair
+      },
+    )
+  })
 
   app.post(
     '/refresh',
@@ -253,20 +307,11 @@ export async function authRoutes(app: App, options: { deps: RouteDeps }) {
         tags: ['auth'],
         security: bearerSecurity,
         body: PasswordChangeBody,
-        response: { 204: NoContent, ...problems(400, 401, 403) },
+        response: { 204: NoContent, ...problems(400, 401, 403, 415, 429, 503) },
       },
     },
     async (request, reply) => {
-      const caller = currentUser(request)
-      const user = await db
-        .selectFrom('users')
-        .select(['id', 'username', 'email', 'password_hash'])
-        .where('id', '=', caller.id)
-        .executeTakeFirst()
-      if (!user) throw httpError(401, 'the account no longer exists')
-      if (!(await passwords.check(request.body.current_password, user.password_hash))) {
-        throw httpError(403, 'the current password is wrong')
-      }
+      const user = await accountWithPassword(request, request.body.current_password)
       const weak = passwordProblem(request.body.new_password, user)
       if (weak) throw invalidField('new_password', weak)
       const hash = await passwords.hash(request.body.new_password)
@@ -293,21 +338,12 @@ export async function authRoutes(app: App, options: { deps: RouteDeps }) {
         tags: ['auth'],
         security: bearerSecurity,
         body: EmailChangeBody,
-        response: { 200: Account, ...problems(400, 401, 403, 409) },
+        response: { 200: Account, ...problems(400, 401, 403, 409, 415, 429, 503) },
       },
     },
     async (request) => {
-      const caller = currentUser(request)
       const newEmail = normalizeEmail(request.body.new_email)
-      const user = await db
-        .selectFrom('users')
-        .select(['id', 'username', 'email', 'role', 'password_hash'])
-        .where('id', '=', caller.id)
-        .executeTakeFirst()
-      if (!user) throw httpError(401, 'the account no longer exists')
-      if (!(await passwords.check(request.body.current_password, user.password_hash))) {
-        throw httpError(403, 'the current password is wrong')
-      }
+      const user = await accountWithPassword(request, request.body.current_password)
       const answer = { id: user.id, username: user.username, email: newEmail, role: user.role }
       if (newEmail === user.email) return answer
       const taken = await db
@@ -422,16 +458,18 @@ export async function authRoutes(app: App, options: { deps: RouteDeps }) {
         .where('users.email', '=', email)
         .forUpdate()
         .executeTakeFirst()
-      if (!row) return { valid: false as const }
-      const check = checkOtp(row, settings.otpSecret, row.user_id, code, clock.now())
-      if (check === 'wrong') {
-        await trx
-          .updateTable('password_reset_otps')
-          .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
-          .where('user_id', '=', row.user_id)
-          .execute()
-      }
-      if (check !== 'valid') return { valid: false as const }
+      // The same work whether or not the email has a live code, so the time to answer does not
+      // tell: one locking SELECT, one HMAC, one UPDATE (which counts a wrong try, or changes
+      // nothing: for no row, or by adding 0), then the commit.
+      const userId = row?.user_id ?? NO_ACCOUNT
+      const check = checkOtp(row ?? NO_OTP, settings.otpSecret, userId, code, clock.now())
+      const wrong = row !== undefined && check === 'wrong'
+      await trx
+        .updateTable('password_reset_otps')
+        .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', wrong ? 1 : 0) }))
+        .where('user_id', '=', userId)
+        .execute()
+      if (!row || check !== 'valid') return { valid: false as const }
       return { valid: true as const, result: await spend(row.user_id, trx) }
     })
     if (!outcome.valid) throw badOtp()
@@ -499,41 +537,50 @@ export async function authRoutes(app: App, options: { deps: RouteDeps }) {
   app.patch(
     '/update-role',
     {
-      onRequest: requireRole('admin'),
+      onRequest: authenticate,
       schema: {
         summary: "Change an account's role (admin)",
+        description:
+          "The caller must be an admin now, in this service's records: an access token issued before a demotion does not do.",
         tags: ['auth'],
         security: bearerSecurity,
         body: UpdateRoleBody,
-        response: { 200: RoleAnswer, ...problems(400, 401, 403, 404, 409) },
+        response: { 200: RoleAnswer, ...problems(400, 401, 403, 404, 409, 415) },
       },
     },
     async (request) => {
-      const admin = currentUser(request)
+      const caller = currentUser(request)
       const { user_id: userId, role } = request.body
-      if (userId === admin.id) {
-        // Keeps the last admin from locking everyone out by accident.
-        throw httpError(409, 'an admin cannot change their own role')
-      }
-      const found = await transaction(db, async (trx) => {
-        const user = await trx
+      const outcome = await transaction(db, async (trx) => {
+        // The caller's role as it is now, not as its token says: a token outlives a demotion
+        // by up to its lifetime. Both rows are locked in one order, so a demotion and a
+        // promotion by the one demoted cannot interleave, and two admins changing each other
+        // at once do not wait on each other in a cycle.
+        const rows = await trx
           .selectFrom('users')
           .select(['id', 'role'])
-          .where('id', '=', userId)
+          .where('id', 'in', [caller.id, userId])
+          .orderBy('id')
           .forUpdate()
-          .executeTakeFirst()
-        if (!user) return false
+          .execute()
+        if (rows.find((r) => r.id === caller.id)?.role !== 'admin') return 'not admin' as const
+        // Keeps the last admin from locking everyone out by accident.
+        if (userId === caller.id) return 'own role' as const
+        const user = rows.find((r) => r.id === userId)
+        if (!user) return 'no account' as const
         if (user.role !== role) {
           await trx
             .updateTable('users')
             .set({ role, updated_at: clock.now() })
             .where('id', '=', userId)
             .execute()
-          await userRoleChanged(bus, trx, { user_id: userId, role, changed_by: admin.id })
+          await userRoleChanged(bus, trx, { user_id: userId, role, changed_by: caller.id })
         }
-        return true
+        return 'done' as const
       })
-      if (!found) throw httpError(404, 'no such account')
+      if (outcome === 'not admin') throw httpError(403, 'this action is for admin accounts')
+      if (outcome === 'own role') throw httpError(409, 'an admin cannot change their own role')
+      if (outcome === 'no account') throw httpError(404, 'no such account')
       return { id: userId, role }
     },
   )

@@ -1,17 +1,21 @@
 // Request and response schemas of the /auth routes; every body refuses unknown fields.
+// The account fields (username, email, name, phone, role) are @tms/contracts' rules, the same
+// the events are checked with.
+import {
+  EMAIL_MAX_LENGTH,
+  Email,
+  Name,
+  Phone,
+  Role,
+  SelfServiceRole,
+  UsernameInput,
+} from '@tms/contracts'
 import { ProblemSchema } from '@tms/http'
 import Type from 'typebox'
-import { EMAIL_MAX_LENGTH } from '../domain/account.ts'
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../domain/password.ts'
 
 const strict = { additionalProperties: false } as const
 
-/** Any case is accepted; the stored username is lowercase. */
-export const Username = Type.String({
-  pattern: '^[A-Za-z0-9_.-]{3,32}$',
-  description: 'letters, digits, `_`, `.` or `-`, 3 to 32; stored in lowercase',
-})
-export const Email = Type.String({ format: 'email', maxLength: EMAIL_MAX_LENGTH })
 export const NewPassword = Type.String({
   minLength: PASSWORD_MIN_LENGTH,
   maxLength: PASSWORD_MAX_LENGTH,
@@ -20,18 +24,15 @@ export const NewPassword = Type.String({
 /** A password being checked, not set: any length up to a bound on the hashing input. */
 const GivenPassword = Type.String({ minLength: 1, maxLength: 1024 })
 const Otp = Type.String({ pattern: '^[0-9]{6}$', description: 'the 6-digit code from the mail' })
-const Role = Type.Union([Type.Literal('student'), Type.Literal('tutor'), Type.Literal('admin')])
 
 export const SignupBody = Type.Object(
   {
-    username: Username,
+    username: UsernameInput,
     email: Email,
     password: NewPassword,
-    role: Type.Union([Type.Literal('student'), Type.Literal('tutor')], {
-      description: '`admin` cannot be chosen at signup',
-    }),
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    phone: Type.Optional(Type.String({ pattern: '^\\+?[0-9][0-9 ()-]{2,31}$', maxLength: 32 })),
+    role: SelfServiceRole,
+    name: Type.Optional(Name),
+    phone: Type.Optional(Phone),
   },
   strict,
 )

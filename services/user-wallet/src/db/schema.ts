@@ -1,9 +1,10 @@
 import type { BusTables } from '@tms/bus'
+import type { Role } from '@tms/contracts'
 import type { IdempotencyTables } from '@tms/idempotency'
 import type { HoldStatus } from '../domain/booking.ts'
 import type { AccountKind, TransactionKind } from '../domain/ledger.ts'
 
-export type Role = 'student' | 'tutor' | 'admin'
+export type { Role }
 
 /** A copy of the auth service's account, kept current by its events. */
 export interface ProfileTable {

@@ -1,6 +1,6 @@
 // 'user-wallet.profiles': the profile copy follows the auth service's account events.
 import { type Bus, type Handlers, RetryLater } from '@tms/bus'
-import type { ConsumerEventType } from '@tms/contracts'
+import { type ConsumerEventType, normalizeEmail } from '@tms/contracts'
 import type { Transaction } from '@tms/db'
 import { sql } from 'kysely'
 import type { WalletDatabase } from '../db/schema.ts'
@@ -14,7 +14,7 @@ export const profileHandlers: Handlers<
 > = {
   async 'auth.user.registered'({ data: d }, trx) {
     const now = new Date()
-    const email = d.email.toLowerCase()
+    const email = normalizeEmail(d.email)
     // Upsert by user_id: a profile an admin made with POST /user/create is brought in line.
     await sql`INSERT INTO profile (user_id, username, email, name, phone, role, created_at, updated_at)
       VALUES (${d.user_id}, ${d.username}, ${email}, ${d.name}, ${d.phone}, ${d.role}, ${now}, ${now})
@@ -36,7 +36,7 @@ export const profileHandlers: Handlers<
   async 'auth.user.email-changed'({ data: d }, trx) {
     const result = await trx
       .updateTable('profile')
-      .set({ email: d.email.toLowerCase(), updated_at: new Date() })
+      .set({ email: normalizeEmail(d.email), updated_at: new Date() })
       .where('user_id', '=', d.user_id)
       .executeTakeFirst()
     if (result.numUpdatedRows === 0n) await missing(trx, d.user_id)

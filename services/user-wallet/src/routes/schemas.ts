@@ -1,4 +1,6 @@
-// Request and response schemas of the /user routes; every body refuses unknown fields.
+// Request and response schemas of the /user routes; every body refuses unknown fields. The
+// account fields are @tms/contracts' rules, the same the auth service and the events use.
+import { Email, Name, Phone, Role, UsernameInput } from '@tms/contracts'
 import { ProblemSchema } from '@tms/http'
 import Type, { type TSchema } from 'typebox'
 import { MAX_AMOUNT } from '../domain/ledger.ts'
@@ -8,9 +10,6 @@ const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
 
 /** Ids are opaque, but always URL-safe tokens (auth makes UUIDs): never blank or spaced. */
 export const UserId = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' })
-const Role = Type.Union([Type.Literal('student'), Type.Literal('tutor'), Type.Literal('admin')])
-const Name = Type.String({ minLength: 1, maxLength: 200 })
-const Phone = Type.String({ pattern: '^\\+?[0-9][0-9 ()-]{2,31}$', maxLength: 32 })
 const Amount = Type.Integer({
   minimum: 1,
   maximum: MAX_AMOUNT,
@@ -18,10 +17,7 @@ const Amount = Type.Integer({
 })
 
 export const UserIdParams = Type.Object({ user_id: UserId }, strict)
-export const EmailParams = Type.Object(
-  { email: Type.String({ minLength: 3, maxLength: 254 }) },
-  strict,
-)
+export const EmailParams = Type.Object({ email: Email }, strict)
 export const UsernameParams = Type.Object(
   { username: Type.String({ minLength: 1, maxLength: 64 }) },
   strict,
@@ -48,8 +44,8 @@ export const UpdateBody = Type.Object(
 export const CreateBody = Type.Object(
   {
     user_id: UserId,
-    username: Type.String({ pattern: '^[A-Za-z0-9_.-]{3,32}$' }),
-    email: Type.String({ format: 'email', maxLength: 254 }),
+    username: UsernameInput,
+    email: Email,
     name: Type.Optional(Nullable(Name)),
     phone: Type.Optional(Nullable(Phone)),
   },
@@ -97,7 +93,9 @@ export const LedgerItem = Type.Object({
   account: Type.String({ description: 'available or held' }),
   amount: Type.Integer({ description: 'signed: positive credits the account' }),
   session_id: Nullable(Type.String()),
-  actor_id: Nullable(Type.String()),
+  actor_id: Type.Optional(
+    Nullable(Type.String({ description: 'the admin who moved the money; shown to admins only' })),
+  ),
   reason: Nullable(Type.String()),
   reference: Nullable(Type.String()),
   created_at: Type.String({ format: 'date-time' }),

@@ -1,9 +1,11 @@
 // Every /user endpoint of the SPEC.
+import { normalizeEmail, normalizeUsername } from '@tms/contracts'
 import { isDuplicateKey, transaction } from '@tms/db'
 import { type App, bearerSecurity, httpError, problemType } from '@tms/http'
 import { IdempotencyKeyHeaders, refusal, replyIdempotent } from '@tms/idempotency'
-import { type AccessTokenUser, authenticate, currentUser, requireRole } from '@tms/jwt'
+import { type AccessTokenUser, authenticate, currentUser } from '@tms/jwt'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { isAdmin, requireAdmin } from '../access.ts'
 import type { RouteDeps } from '../app.ts'
 import type { ProfileTable } from '../db/schema.ts'
 import { debit, deposit, InsufficientFundsError, InvalidAmountError } from '../domain/ledger.ts'
@@ -26,19 +28,19 @@ import {
 
 const notFound = () => httpError(404, 'no such user')
 
-/** Another user's resource is 404 to everyone but an admin: its existence is not revealed. */
-function mayAccess(caller: AccessTokenUser, userId: string): boolean {
-  return caller.role === 'admin' || caller.id === userId
-}
-
 export async function userRoutes(app: App, options: { deps: RouteDeps }) {
   const { db, settings, clock } = options.deps
   const currency = settings.currency
   const auth = { onRequest: authenticate, schema: { security: bearerSecurity } }
-  const admin = { onRequest: requireRole('admin') }
+  const admin = { onRequest: requireAdmin(db) }
+
+  /** Another user's resource is 404 to everyone but an admin: its existence is not revealed. */
+  async function mayAccess(caller: AccessTokenUser, userId: string): Promise<boolean> {
+    return caller.id === userId || (await isAdmin(db, caller))
+  }
 
   async function visibleProfile(request: FastifyRequest, found: ProfileTable | undefined) {
-    if (!found || !mayAccess(currentUser(request), found.user_id)) throw notFound()
+    if (!found || !(await mayAccess(currentUser(request), found.user_id))) throw notFound()
     return userView(db, found, currency)
   }
 
@@ -90,10 +92,7 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
       },
     },
     async (request) =>
-      visibleProfile(
-        request,
-        await findProfile(db, 'email', request.params.email.trim().toLowerCase()),
-      ),
+      visibleProfile(request, await findProfile(db, 'email', normalizeEmail(request.params.email))),
   )
 
   app.get(
@@ -111,7 +110,7 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
     async (request) =>
       visibleProfile(
         request,
-        await findProfile(db, 'username', request.params.username.toLowerCase()),
+        await findProfile(db, 'username', normalizeUsername(request.params.username)),
       ),
   )
 
@@ -131,7 +130,7 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
     },
     async (request) => {
       const userId = request.params.user_id
-      if (!mayAccess(currentUser(request), userId)) throw notFound()
+      if (!(await mayAccess(currentUser(request), userId))) throw notFound()
       const changes: { name?: string | null; phone?: string | null } = {}
       if (request.body.name !== undefined) changes.name = request.body.name
       if (request.body.phone !== undefined) changes.phone = request.body.phone
@@ -168,8 +167,8 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
       const body = request.body
       const wanted = {
         user_id: body.user_id,
-        username: body.username.toLowerCase(),
-        email: body.email.trim().toLowerCase(),
+        username: normalizeUsername(body.username),
+        email: normalizeEmail(body.email),
         name: body.name ?? null,
         phone: body.phone ?? null,
       }
@@ -323,7 +322,9 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
     },
     async (request) => {
       const userId = request.params.user_id
-      if (!mayAccess(currentUser(request), userId)) throw notFound()
+      const caller = currentUser(request)
+      const callerIsAdmin = await isAdmin(db, caller)
+      if (caller.id !== userId && !callerIsAdmin) throw notFound()
       const profile = await findProfile(db, 'user_id', userId)
       if (!profile) throw notFound()
       const { limit, cursor } = request.query
@@ -350,8 +351,10 @@ export async function userRoutes(app: App, options: { deps: RouteDeps }) {
       const rows = await query.execute()
       const page = rows.slice(0, limit)
       return {
-        items: page.map((r) => ({
+        // Which admin moved the money is the admins' business, not the wallet owner's.
+        items: page.map(({ actor_id, ...r }) => ({
           ...r,
+          ...(callerIsAdmin ? { actor_id } : {}),
           amount: Number(r.amount),
           created_at: r.created_at.toISOString(),
         })),
