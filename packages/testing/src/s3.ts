@@ -1,6 +1,7 @@
 // Where a test's S3 comes from: a running server named in the environment (TEST_S3_ENDPOINT,
-// TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY), otherwise a MinIO container when a Docker engine is
-// reachable, otherwise s3rver in this process. The server is started once per process; every
+// TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY), otherwise a MinIO container on the host network
+// when a Docker engine is reachable (the image MINIO_IMAGE names), otherwise s3rver in this
+// process. The server is started once per process; every
 // test gets a bucket of its own, emptied and removed when the test ends.
 import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
@@ -11,8 +12,8 @@ import type { AddressInfo, Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Client } from 'minio'
+import { dockerReachable, startHostContainer, testImages } from './containers.ts'
 import type { TestContext } from './index.ts'
-import { dockerReachable } from './infra.ts'
 
 export interface TestS3 {
   /** The server's origin, e.g. `http://127.0.0.1:9000`; buckets are addressed path-style. */
@@ -31,7 +32,6 @@ export type S3Source = 'env' | 'minio-container' | 's3rver'
 type S3Server = Omit<TestS3, 'bucket'>
 
 const region = 'us-east-1'
-const minioImage = 'minio/minio:RELEASE.2024-10-13T13-34-11Z'
 
 let server: Promise<S3Server> | undefined
 
@@ -62,12 +62,28 @@ async function startS3(): Promise<S3Server> {
 }
 
 async function startMinioContainer(): Promise<S3Server> {
-  const { MinioContainer } = await import('@testcontainers/minio')
-  const container = await new MinioContainer(minioImage).start()
+  const accessKey = 'test-access-key'
+  const secretKey = 'test-secret-key'
+  const container = await startHostContainer({
+    image: testImages.minio(),
+    ports: 2,
+    configure: ([api, consolePort]) => ({
+      environment: { MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey },
+      command: [
+        'server',
+        '/data',
+        '--address',
+        `127.0.0.1:${api}`,
+        '--console-address',
+        `127.0.0.1:${consolePort}`,
+      ],
+      readyLog: new RegExp(`API: .*127\\.0\\.0\\.1:${api}\\b`),
+    }),
+  })
   return {
-    endpoint: container.getConnectionUrl(),
-    accessKey: container.getUsername(),
-    secretKey: container.getPassword(),
+    endpoint: `http://127.0.0.1:${container.ports[0]}`,
+    accessKey,
+    secretKey,
     region,
     source: 'minio-container',
   }
