@@ -31,6 +31,24 @@ if [[ -x /usr/bin/docker ]]; then
   export PATH="$state/bin:$PATH"
 fi
 
+# BuildKit (built into Debian's client and daemon) for every build: no untagged intermediate
+# images, and a build cache that makes a rebuild with an unchanged lockfile take seconds.
+export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
+
+# What to undo when the script ends, however it ends (set as things are started).
+stack_started=false
+tests_started=false
+stop_engine_at_exit=false
+on_exit() {
+  local status=$?
+  if $stack_started; then down || true; fi
+  if $tests_started; then remove_test_containers || true; fi
+  if $stop_engine_at_exit; then stop_engine; fi
+  return "$status"
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
 say() { printf 'containers: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 now() { date +%s.%N; }
@@ -164,7 +182,7 @@ stand_in() {
     local started
     started=$(now)
     say "building $tag"
-    docker build --force-rm --network host --build-arg "BASE_IMAGE=$parent" -t "$tag" "$context" \
+    docker build --network host --build-arg "BASE_IMAGE=$parent" -t "$tag" "$context" \
       >"$state/build-$name.log" 2>&1 || { tail -30 "$state/build-$name.log" >&2; die "building $name failed"; }
     say "built $tag in $(since "$started") s"
   fi
@@ -199,7 +217,7 @@ node_image() {
     local started
     started=$(now)
     say "building $tag"
-    docker build --force-rm --network host --build-arg "BASE_IMAGE=$base" -t "$tag" "$context" \
+    docker build --network host --build-arg "BASE_IMAGE=$base" -t "$tag" "$context" \
       >"$state/build-node.log" 2>&1 || { tail -30 "$state/build-node.log" >&2; die "building node failed"; }
     say "built $tag in $(since "$started") s"
   fi
@@ -297,14 +315,15 @@ service_start_times() {
         console.log(line ? JSON.parse(line).time : "")
       })')
     [[ -n "$listening" ]] || continue
-    # StartedAt has nanoseconds, which Date.parse does not read.
-    node -e 'const started = Date.parse(process.argv[1].replace(/(\.\d{3})\d*/, "$1"))
-      console.log(((Number(process.argv[2]) - started) / 1000).toFixed(2))' \
+    # StartedAt has nanoseconds, which Date.parse does not read; pino's time is ISO or epoch ms.
+    node -e 'const ms = (t) => (/^\d+$/.test(t) ? Number(t) : Date.parse(t.replace(/(\.\d{3})\d*/, "$1")))
+      console.log(((ms(process.argv[2]) - ms(process.argv[1])) / 1000).toFixed(2))' \
       "$started" "$listening" | sed "s/^/start $name /"
   done
 }
 
 down() {
+  stack_started=false
   engine_answers || return 0
   compose down --volumes --remove-orphans --rmi local --timeout 10 >"$state/compose-down.log" 2>&1 ||
     { cat "$state/compose-down.log" >&2; return 1; }
@@ -321,7 +340,9 @@ down() {
 }
 
 smoke() {
-  trap 'down || true' EXIT
+  ensure_engine
+  down # what a killed run may have left
+  stack_started=true
   up
   service_start_times >>"$state/figures"
   # The smoke test reaches the stack where the host override puts it.
@@ -338,7 +359,6 @@ smoke() {
   # Least privilege: each service's MySQL user reaches its own schema only.
   check_database_users
   down
-  trap - EXIT
 }
 
 check_database_users() {
@@ -363,35 +383,40 @@ check_database_users() {
 
 # --- tests through testcontainers --------------------------------------------------------
 
-# Containers the harness started and did not remove (a test process that was killed).
+# Containers the harness started whose test process is gone (killed before it could remove
+# them), as the harness itself sweeps them (packages/testing/src/containers.ts).
 remove_test_containers() {
-  local ids
-  ids=$(docker ps -aq --filter label=org.tms.harness=true)
-  [[ -z "$ids" ]] || docker rm -f -v $ids >/dev/null
+  engine_answers || return 0
+  local id owner host
+  host=$(hostname)
+  for id in $(docker ps -aq --filter label=org.tms.harness=true); do
+    owner=$(docker inspect -f '{{index .Config.Labels "org.tms.harness.owner"}}' "$id")
+    [[ "${owner%:*}" == "$host" ]] && ! kill -0 "${owner##*:}" 2>/dev/null || continue
+    docker rm -f -v "$id" >/dev/null
+  done
 }
 
 run_tests() {
   ensure_engine
   load_stand_ins
   ((${#@} > 0)) || set -- -F @tms/user-wallet test
-  trap remove_test_containers EXIT
+  tests_started=true
   unset TEST_MYSQL_URL TEST_AMQP_URL TEST_S3_ENDPOINT TEST_S3_ACCESS_KEY TEST_S3_SECRET_KEY
   export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
   pnpm "$@"
   remove_test_containers
-  trap - EXIT
+  tests_started=false
 }
 
 ci() {
-  local started step
+  local started step t_images t_smoke t_tests
   started=$(now)
-  trap 'down || true; remove_test_containers 2>/dev/null || true; stop_engine' EXIT
-  step=$(now); images; local t_images; t_images=$(since "$step")
-  step=$(now); smoke; local t_smoke; t_smoke=$(since "$step")
-  step=$(now); run_tests; local t_tests; t_tests=$(since "$step")
-  trap - EXIT
-  down || true
-  stop_engine
+  engine_answers || stop_engine_at_exit=true
+  step=$(now); images; t_images=$(since "$step")
+  step=$(now); smoke; t_smoke=$(since "$step")
+  step=$(now)
+  run_tests --workspace-concurrency=1 -F @tms/testing -F @tms/user-wallet test
+  t_tests=$(since "$step")
   report "$t_images" "$t_smoke" "$t_tests" "$(since "$started")"
 }
 
