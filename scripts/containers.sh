@@ -41,6 +41,7 @@ tests_started=false
 stop_engine_at_exit=false
 on_exit() {
   local status=$?
+  ((status == 0)) || say "failed (exit status $status); cleaning up"
   if $stack_started; then down || true; fi
   if $tests_started; then remove_test_containers || true; fi
   if $stop_engine_at_exit; then stop_engine; fi
@@ -259,6 +260,16 @@ image_sizes() {
 
 compose() { docker-compose -p "$project" "${compose_files[@]}" "$@"; }
 
+# A variable as compose sees it: the environment's, else the last NAME= line of .env, else DEFAULT.
+setting() { # NAME DEFAULT
+  local value=${!1:-}
+  if [[ -z "$value" && -f .env ]]; then
+    value=$(sed -n "s/^$1=//p" .env | tail -1)
+    value=${value#[\"\']} && value=${value%[\"\']}
+  fi
+  echo "${value:-$2}"
+}
+
 # Prints "name status" for each container of the stack.
 stack_health() {
   local id
@@ -346,16 +357,10 @@ smoke() {
   up
   service_start_times >>"$state/figures"
   # The smoke test reaches the stack where the host override puts it.
-  (
-    set -a
-    # shellcheck disable=SC1091
-    [[ -f .env ]] && . ./.env
-    AUTH_URL=http://127.0.0.1:${AUTH_PORT:-18001}
-    WALLET_URL=http://127.0.0.1:${USER_WALLET_PORT:-18002}
-    MAIL_URL=http://127.0.0.1:${MAIL_UI_PORT:-18025}
-    set +a
+  AUTH_URL=http://127.0.0.1:$(setting AUTH_PORT 18001) \
+    WALLET_URL=http://127.0.0.1:$(setting USER_WALLET_PORT 18002) \
+    MAIL_URL=http://127.0.0.1:$(setting MAIL_UI_PORT 18025) \
     node scripts/compose-smoke.ts
-  )
   # Least privilege: each service's MySQL user reaches its own schema only.
   check_database_users
   down
