@@ -223,11 +223,11 @@ images() {
   rabbitmq=$(stand_in rabbitmq 3.10 "$base")
   minio=$(stand_in s3 s3rver "$node")
   mail=$(stand_in mail maildev "$node")
+  # Build cache that no build used for three days (older sources and lockfiles).
+  docker builder prune --force --filter until=72h >/dev/null
   printf '%s\n' "NODE_IMAGE=$node" "MYSQL_IMAGE=$mysql" "RABBITMQ_IMAGE=$rabbitmq" \
     "MINIO_IMAGE=$minio" "MAIL_IMAGE=$mail" >"$state/stand-ins.env.new"
   mv "$state/stand-ins.env.new" "$state/stand-ins.env"
-  # Build stages of stand-ins left as untagged images.
-  docker image prune --force >/dev/null
 }
 
 load_stand_ins() {

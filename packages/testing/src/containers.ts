@@ -36,6 +36,17 @@ export async function dockerReachable(): Promise<boolean> {
   }
 }
 
+/**
+ * Whether this process is on the container path: no server named in the environment
+ * (TEST_MYSQL_URL, TEST_AMQP_URL) and a Docker engine answers. S3 follows the same choice, so
+ * a run against named servers never needs an image even where an engine runs (it uses s3rver
+ * in the process).
+ */
+export async function containersChosen(): Promise<boolean> {
+  if (process.env.TEST_MYSQL_URL || process.env.TEST_AMQP_URL) return false
+  return dockerReachable()
+}
+
 /** `count` ports that nothing listens on now, all different. */
 export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(

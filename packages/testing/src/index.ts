@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { createConnection } from 'mysql2/promise'
 import { amqpServerUrl, mysqlServerUrl } from './infra.ts'
 
-export { dockerReachable, testImages } from './containers.ts'
+export { containersChosen, dockerReachable, testImages } from './containers.ts'
 export { eventually } from './eventually.ts'
 export { amqpServerUrl, mysqlServerUrl } from './infra.ts'
 export {

@@ -1,7 +1,7 @@
 // Where a test's S3 comes from: a running server named in the environment (TEST_S3_ENDPOINT,
 // TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY), otherwise a MinIO container on the host network
-// when a Docker engine is reachable (the image MINIO_IMAGE names), otherwise s3rver in this
-// process. The server is started once per process; every
+// (the image MINIO_IMAGE names) when the process's MySQL and RabbitMQ come from containers
+// too, otherwise s3rver in this process. The server is started once per process; every
 // test gets a bucket of its own, emptied and removed when the test ends.
 import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Client } from 'minio'
 import {
-  dockerReachable,
+  containersChosen,
   type HostContainerSpec,
   startHostContainer,
   testImages,
@@ -62,7 +62,7 @@ async function startS3(): Promise<S3Server> {
       source: 'env',
     }
   }
-  if (await dockerReachable()) return startMinioContainer()
+  if (await containersChosen()) return startMinioContainer()
   return startS3rver()
 }
 

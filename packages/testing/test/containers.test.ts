@@ -1,10 +1,10 @@
-// The harness's own containers (src/containers.ts), where a Docker engine is reachable:
-// `scripts/tms containers test -F @tms/testing test` runs this file with one. Without an
-// engine there is nothing to test here, and the file says so.
+// The harness's own containers (src/containers.ts), on the container path (no TEST_MYSQL_URL
+// or TEST_AMQP_URL, a Docker engine reachable): `scripts/tms containers test -F @tms/testing
+// test` runs this file so. Off that path there is nothing to test here, and the file says so.
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import t from 'tap'
-import { dockerReachable, freePorts, removeOrphanContainers } from '../src/containers.ts'
+import { containersChosen, freePorts, removeOrphanContainers } from '../src/containers.ts'
 
 const fixture = new URL('./fixtures/host-container.ts', import.meta.url).pathname
 
@@ -21,8 +21,8 @@ t.test('free ports are distinct and can be listened on', async (t) => {
   }
 })
 
-if (!(await dockerReachable())) {
-  t.comment('no Docker engine: the container path is not exercised here')
+if (!(await containersChosen())) {
+  t.comment('servers named in the environment or no Docker engine: no containers to test')
 } else {
   const { getContainerRuntimeClient } = await import('testcontainers')
   const { dockerode } = (await getContainerRuntimeClient()).container

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { createTestS3, dockerReachable, s3Client } from '../src/index.ts'
+import { containersChosen, createTestS3, s3Client } from '../src/index.ts'
 
 t.test('a test S3 bucket stores objects and is removed at teardown', async (t) => {
   const body = randomBytes(4096)
@@ -15,7 +15,7 @@ t.test('a test S3 bucket stores objects and is removed at teardown', async (t) =
     t.comment(`S3 from ${s3.source} at ${s3.endpoint}`)
     const expected = process.env.TEST_S3_ENDPOINT
       ? ['env']
-      : (await dockerReachable())
+      : (await containersChosen())
         ? ['minio-container']
         : ['s3rver']
     t.ok(expected.includes(s3.source), `source ${s3.source} is one of ${expected}`)
