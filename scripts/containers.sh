@@ -25,11 +25,15 @@ image_repo=tms-stand-in
 # Debian's client speaks the daemon's API version and has BuildKit built in; a newer client
 # elsewhere on PATH (Docker 28 in /usr/local/bin) negotiates down, but its `build` needs buildx.
 # Only the client comes first on PATH (not all of /usr/bin, whose node is not the pinned one).
-if [[ -x /usr/bin/docker ]]; then
-  mkdir -p "$state/bin"
-  ln -sf /usr/bin/docker "$state/bin/docker"
-  export PATH="$state/bin:$PATH"
-fi
+# Called again once the packages are installed.
+use_debian_client() {
+  if [[ -x /usr/bin/docker && ! -e "$state/bin/docker" ]]; then
+    mkdir -p "$state/bin"
+    ln -sf /usr/bin/docker "$state/bin/docker"
+  fi
+}
+use_debian_client
+export PATH="$state/bin:$PATH"
 
 # BuildKit (built into Debian's client and daemon) for every build: no untagged intermediate
 # images, and a build cache that makes a rebuild with an unchanged lockfile take seconds.
@@ -69,6 +73,7 @@ install_packages() {
   say "installing ${missing[*]} from Debian's packages"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  use_debian_client
 }
 
 # Starts dockerd when no engine answers: overlay2, no iptables, no bridge (containers use the
