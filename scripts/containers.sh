@@ -30,6 +30,7 @@ use_debian_client() {
   if [[ -x /usr/bin/docker && ! -e "$state/bin/docker" ]]; then
     mkdir -p "$state/bin"
     ln -sf /usr/bin/docker "$state/bin/docker"
+    hash -r # forget the `docker` found on PATH before
   fi
 }
 use_debian_client
