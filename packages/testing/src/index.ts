@@ -21,6 +21,7 @@ export {
   urlPart,
   usernameLike,
 } from './arbitraries.ts'
+export { containersChosen, dockerReachable, testImages } from './containers.ts'
 export { eventually } from './eventually.ts'
 export { type FuzzSettings, fuzzSettings } from './fuzz.ts'
 export { amqpServerUrl, mysqlServerUrl } from './infra.ts'
