@@ -11,7 +11,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Client } from 'minio'
-import type { TestContext } from './index.ts'
+import type { TestContext } from './context.ts'
 import { dockerReachable } from './infra.ts'
 
 export interface TestS3 {

@@ -2,7 +2,7 @@
 // and ledger invariants every test checks at the end.
 import { type Bus, createBus, exchangeName } from '@tms/bus'
 import { systemClock } from '@tms/clock'
-import { type EventData, type EventType, makeEnvelope } from '@tms/contracts'
+import { type EventData, type EventType, makeEnvelope, type Role } from '@tms/contracts'
 import { createDb, type Kysely, migrateToLatest, newId, sql, transaction } from '@tms/db'
 import type { App } from '@tms/http'
 import { createAccessTokenVerifier } from '@tms/jwt'
@@ -12,7 +12,6 @@ import {
   createTestDatabase,
   createTestIssuer,
   eventually,
-  type Role,
   type TestContext,
 } from '@tms/testing'
 import amqplib from 'amqplib'
