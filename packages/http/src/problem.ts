@@ -167,7 +167,7 @@ function handleError(error: FastifyError, request: FastifyRequest, reply: Fastif
 }
 
 /** Problem responses of a route, for its schema's `response`: `{ ...problems(400, 409) }`. */
-export function problems(...statuses: number[]): Record<number, typeof ProblemSchema> {
+export function problems(...statuses: number[]): { [status: string]: typeof ProblemSchema } {
   return Object.fromEntries(statuses.map((s) => [s, ProblemSchema]))
 }
 
