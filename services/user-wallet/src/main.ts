@@ -19,10 +19,8 @@ async function start(
   const { config, db, bus, clock } = ctx
   subscribeProfiles(bus, { clock })
   subscribeBooking(bus, { clock })
-  const verifyAccessToken = createAccessTokenVerifier({
-    issuer: config.jwtIssuer,
-    keys: { jwksUrl: config.jwksUrl },
-  })
+  const keys = { jwksUrl: config.jwksUrl }
+  const verifyAccessToken = createAccessTokenVerifier({ issuer: config.jwtIssuer, keys })
   const app = await buildApp({ ...ctx, verifyAccessToken, settings: config, ...overrides })
   // Expired Idempotency-Keys. Replica-safe: a batched DELETE of keys past their 24 hours,
   // which no request uses any more; two replicas at once only share the work.

@@ -3,18 +3,20 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYPE } from '@tms/jwt'
 import { type CryptoKey, SignJWT } from 'jose'
+import Type, { type Static } from 'typebox'
 import type { UsersTable } from '../db/schema.ts'
 
-/** A public key as published in the JWKS. */
-export interface PublicJwk {
-  kty: string
-  crv: string
-  x: string
-  y: string
-  kid: string
-  alg: 'ES256'
-  use: 'sig'
-}
+/** A public key as published in the JWKS (and its schema in GET /.well-known/jwks.json). */
+export const PublicJwk = Type.Object({
+  kty: Type.String(),
+  crv: Type.String(),
+  x: Type.String(),
+  y: Type.String(),
+  kid: Type.String(),
+  alg: Type.Literal('ES256'),
+  use: Type.Literal('sig'),
+})
+export type PublicJwk = Static<typeof PublicJwk>
 
 /** The key access tokens are signed with, and the public keys that verify them (keys.ts). */
 export interface SigningKeys {

@@ -9,9 +9,9 @@
 //   POST    /user/create                   admin          repair a profile that never arrived
 import { type App, problems } from '@tms/http'
 import { currentUser } from '@tms/jwt'
-import { requireAdmin } from '../use-cases/access.ts'
 import type { WalletDeps } from '../use-cases/deps.ts'
 import { createProfile, lookUpUser, me, updateProfile } from '../use-cases/user.ts'
+import { onlyAdmins } from './admins.ts'
 import {
   CreateBody,
   EmailParams,
@@ -91,7 +91,7 @@ export async function userRoutes(app: App, { deps }: { deps: WalletDeps }) {
   )
 
   await app.register(async (admins: App) => {
-    admins.addHook('onRequest', (request) => requireAdmin(deps, currentUser(request)))
+    admins.addHook('onRequest', onlyAdmins(deps))
     admins.post(
       '/create',
       {

@@ -5,6 +5,8 @@
 //   POST    /user/{user_id}/deposit       admin          add money; 409 beyond the limits
 //   POST    /user/{user_id}/debit         admin          take money out; 409 beyond available
 //   GET     /user/{user_id}/transactions  self or admin  the ledger's entries, newest first
+
+import type { Transaction } from '@tms/db'
 import { type App, type HttpProblem, problems } from '@tms/http'
 import {
   type Answer,
@@ -14,11 +16,12 @@ import {
   replyIdempotent,
 } from '@tms/idempotency'
 import { currentUser } from '@tms/jwt'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { WalletDatabase } from '../db/schema.ts'
 import { InsufficientFundsError, InvalidAmountError } from '../domain/ledger.ts'
-import { requireAdmin } from '../use-cases/access.ts'
 import type { WalletDeps } from '../use-cases/deps.ts'
-import { debitMoney, depositMoney, walletHistory } from '../use-cases/wallet.ts'
+import { debitMoney, depositMoney, type Mover, walletHistory } from '../use-cases/wallet.ts'
+import { onlyAdmins } from './admins.ts'
 import { problemFor } from './problems.ts'
 import { UserIdParams } from './schemas/user.ts'
 import { DebitBody, DepositBody, LedgerPage, ListQuery, MovementAnswer } from './schemas/wallet.ts'
@@ -64,7 +67,7 @@ export async function walletRoutes(
   )
 
   await app.register(async (admins: App) => {
-    admins.addHook('onRequest', (request) => requireAdmin(deps, currentUser(request)))
+    admins.addHook('onRequest', onlyAdmins(deps))
     const money = {
       headers: IdempotencyKeyHeaders,
       params: UserIdParams,
@@ -72,18 +75,30 @@ export async function walletRoutes(
       response: { 200: MovementAnswer, ...problems(400, 401, 403, 404, 409) },
     }
 
+    /** Runs a movement under the request's Idempotency-Key and sends its answer. */
+    const underKey = (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      userId: string,
+      move: (trx: Transaction<WalletDatabase>, who: Mover) => Promise<unknown>,
+    ) => {
+      const who = { userId, actorId: currentUser(request).id }
+      return replyIdempotent(request, reply, {
+        db: deps.db,
+        caller: who.actorId,
+        clock: deps.clock,
+        ...idempotency,
+        effect: (trx) => movementAnswer(() => move(trx, who)),
+      })
+    }
+
     admins.post(
       '/:user_id/deposit',
       { schema: { ...money, summary: 'Add money to a wallet (admin)', body: DepositBody } },
       async (request, reply) => {
-        const move = { userId: request.params.user_id, actorId: currentUser(request).id }
-        await replyIdempotent(request, reply, {
-          db: deps.db,
-          caller: move.actorId,
-          clock: deps.clock,
-          ...idempotency,
-          effect: (trx) => movementAnswer(() => depositMoney(trx, deps, move, request.body)),
-        })
+        await underKey(request, reply, request.params.user_id, (trx, who) =>
+          depositMoney(trx, deps, who, request.body),
+        )
         return reply
       },
     )
@@ -99,14 +114,9 @@ export async function walletRoutes(
         },
       },
       async (request, reply) => {
-        const move = { userId: request.params.user_id, actorId: currentUser(request).id }
-        await replyIdempotent(request, reply, {
-          db: deps.db,
-          caller: move.actorId,
-          clock: deps.clock,
-          ...idempotency,
-          effect: (trx) => movementAnswer(() => debitMoney(trx, deps, move, request.body)),
-        })
+        await underKey(request, reply, request.params.user_id, (trx, who) =>
+          debitMoney(trx, deps, who, request.body),
+        )
         return reply
       },
     )

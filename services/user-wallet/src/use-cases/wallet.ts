@@ -21,6 +21,12 @@ import type { Caller, WalletDeps } from './deps.ts'
 type Trx = Transaction<WalletDatabase>
 type Answer = Static<typeof MovementAnswer>
 
+/** Whose wallet, and the admin who moves the money. */
+export interface Mover {
+  userId: string
+  actorId: string
+}
+
 /** Posts the movement for the acting admin; throws InsufficientFundsError, NoSuchUserError… */
 async function moveMoney(
   trx: Trx,
@@ -42,7 +48,7 @@ async function moveMoney(
 export function depositMoney(
   trx: Trx,
   deps: WalletDeps,
-  to: { userId: string; actorId: string },
+  to: Mover,
   body: Static<typeof DepositBody>,
 ): Promise<Answer> {
   if (body.currency !== undefined && body.currency.toLowerCase() !== deps.currency) {
@@ -58,7 +64,7 @@ export function depositMoney(
 export function debitMoney(
   trx: Trx,
   deps: WalletDeps,
-  from: { userId: string; actorId: string },
+  from: Mover,
   body: Static<typeof DebitBody>,
 ): Promise<Answer> {
   return moveMoney(trx, deps, from.userId, () => debit(from.userId, body.amount), {

@@ -1,16 +1,5 @@
 // Schema of the published key set.
 import Type from 'typebox'
+import { PublicJwk } from '../../domain/tokens.ts'
 
-export const Jwks = Type.Object({
-  keys: Type.Array(
-    Type.Object({
-      kty: Type.String(),
-      crv: Type.String(),
-      x: Type.String(),
-      y: Type.String(),
-      kid: Type.String(),
-      alg: Type.String(),
-      use: Type.String(),
-    }),
-  ),
-})
+export const Jwks = Type.Object({ keys: Type.Array(PublicJwk) })
