@@ -35,6 +35,16 @@ t.test('a bad variable or a rule across variables: one line each, status 78', as
   t.equal(rule.stderr, 'config error: GREETING cannot be goodbye\n')
 })
 
+t.test('a start that fails: a configuration problem is status 78, anything else 1', async (t) => {
+  const env = { DATABASE_URL: await createTestDatabase(t), PORT: '0', METRICS_PORT: '0' }
+  const problem = await run({ ...env, GREETING: 'unreadable' })
+  t.equal(problem.code, 78)
+  t.equal(problem.stderr, 'config error: GREETING_FILE cannot be read\n')
+  const bug = await run({ ...env, GREETING: 'bug', LOG_LEVEL: 'silent' })
+  t.equal(bug.code, 1)
+  t.equal(bug.stderr, 'startup error: something the service did not expect\n', 'one line')
+})
+
 t.test('starts, is ready with the bus, runs its job, and shuts down on SIGTERM', async (t) => {
   const databaseUrl = await createTestDatabase(t)
   const broker = await createTestBroker()
