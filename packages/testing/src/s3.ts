@@ -18,7 +18,7 @@ import {
   startHostContainer,
   testImages,
 } from './containers.ts'
-import type { TestContext } from './index.ts'
+import type { TestContext } from './context.ts'
 
 export interface TestS3 {
   /** The server's origin, e.g. `http://127.0.0.1:9000`; buckets are addressed path-style. */

@@ -1,4 +1,4 @@
-// Posting movements to the ledger. Every posting runs inside the caller's transaction: it locks
+// The ledger's queries. Posting a movement runs inside the caller's transaction: it locks
 // the touched accounts in one fixed order (by id), so two postings never wait on each other in
 // a cycle, checks the balances after the movement with the pure rules, then appends the
 // transaction and its entries and moves the cached balances.
@@ -6,19 +6,19 @@
 // The external account is neither locked nor cached: every deposit and debit touches it, and
 // a lock on it would serialise all of them across all wallets. It may go negative anyway, so
 // nothing needs its balance under a lock; its balance is the sum of its entries.
-import { newId, sql, type Transaction } from '@tms/db'
-import { EXTERNAL_ACCOUNT_ID, PLATFORM_ACCOUNT_ID } from './db/migrations.ts'
-import type { LedgerTransactionTable, WalletDatabase } from './db/schema.ts'
-import { type AccountRef, accountKey, applyMovement, type Movement } from './domain/ledger.ts'
+import { type Kysely, newId, sql, type Transaction } from '@tms/db'
+import { type AccountRef, accountKey, applyMovement, type Movement } from '../domain/ledger.ts'
+import { EXTERNAL_ACCOUNT_ID, PLATFORM_ACCOUNT_ID } from './migrations.ts'
+import type { LedgerTransactionTable, WalletDatabase } from './schema.ts'
 
 type Trx = Transaction<WalletDatabase>
 
 export interface PostingMeta {
+  now: Date
   sessionId?: string | null
   actorId?: string | null
   reason?: string | null
   reference?: string | null
-  now?: Date
 }
 
 export interface Posted {
@@ -56,7 +56,7 @@ async function accountIds(trx: Trx, refs: AccountRef[]): Promise<Map<string, str
 }
 
 /** Posts the movement in trx; throws InsufficientFundsError (and writes nothing) if refused. */
-export async function post(trx: Trx, movement: Movement, meta: PostingMeta = {}): Promise<Posted> {
+export async function post(trx: Trx, movement: Movement, meta: PostingMeta): Promise<Posted> {
   const refs = movement.entries.map((e) => e.account)
   const ids = await accountIds(trx, refs)
   const lockedIds = [
@@ -87,7 +87,7 @@ export async function post(trx: Trx, movement: Movement, meta: PostingMeta = {})
     actor_id: meta.actorId ?? null,
     reason: meta.reason ?? null,
     reference: meta.reference ?? null,
-    created_at: meta.now ?? new Date(),
+    created_at: meta.now,
   }
   await trx.insertInto('ledger_transaction').values(transaction).execute()
   if (movement.entries.length > 0) {
@@ -118,7 +118,7 @@ export interface WalletBalance {
 
 /** balance = available + held; zero for a user without accounts yet. */
 export async function walletBalance(
-  db: Trx | import('kysely').Kysely<WalletDatabase>,
+  db: Trx | Kysely<WalletDatabase>,
   userId: string,
 ): Promise<WalletBalance> {
   const rows = await db
@@ -129,4 +129,33 @@ export async function walletBalance(
   const available = Number(rows.find((r) => r.kind === 'available')?.balance ?? 0)
   const held = Number(rows.find((r) => r.kind === 'held')?.balance ?? 0)
   return { balance: available + held, available_balance: available }
+}
+
+/** A page of a wallet's entries, newest first (ids are time-ordered), before `cursor`. */
+export async function ledgerEntries(
+  db: Kysely<WalletDatabase>,
+  userId: string,
+  page: { limit: number; cursor?: string },
+) {
+  let query = db
+    .selectFrom('entry')
+    .innerJoin('account', 'account.id', 'entry.account_id')
+    .innerJoin('ledger_transaction as tx', 'tx.id', 'entry.transaction_id')
+    .select([
+      'entry.id',
+      'entry.transaction_id',
+      'entry.amount',
+      'account.kind as account',
+      'tx.kind',
+      'tx.session_id',
+      'tx.actor_id',
+      'tx.reason',
+      'tx.reference',
+      'tx.created_at',
+    ])
+    .where('account.user_id', '=', userId)
+    .orderBy('entry.id', 'desc')
+    .limit(page.limit)
+  if (page.cursor) query = query.where('entry.id', '<', page.cursor)
+  return query.execute()
 }

@@ -18,8 +18,8 @@
 // - Failures are forgotten RATE_LIMIT_WINDOW_MS after the delay they caused has passed.
 //
 // In memory, as the other limits: each instance keeps its own counts.
-import { httpError } from '@tms/http'
-import type { Clock } from './clock.ts'
+import type { Clock } from '@tms/clock'
+import { TooManyAttemptsError } from './errors.ts'
 
 export interface ThrottleOptions {
   /** Failures an allowance takes before it slows down. */
@@ -71,7 +71,7 @@ export class AccountThrottle {
     this.options = options
   }
 
-  /** Reserves an attempt on the account from the address, or throws a 429 with Retry-After. */
+  /** Reserves an attempt on the account from the address, or throws TooManyAttemptsError. */
   reserve(account: string, address: string): Attempt {
     const now = this.options.clock.now().getTime()
     this.sweep(now)
@@ -83,10 +83,7 @@ export class AccountThrottle {
     else {
       const waits = [this.waitMs(state.shared, now)]
       if (!triedRecently) waits.push(this.waitMs(state.fresh, now))
-      const seconds = Math.max(1, Math.ceil(Math.min(...waits) / 1000))
-      throw httpError(429, `too many attempts; try again in ${seconds} seconds`, {
-        headers: { 'retry-after': String(seconds) },
-      })
+      throw new TooManyAttemptsError(Math.max(1, Math.ceil(Math.min(...waits) / 1000)))
     }
     allowance.inFlight++
     if (state.triedFrom.size < MAX_ADDRESSES_PER_ACCOUNT || state.triedFrom.has(address)) {

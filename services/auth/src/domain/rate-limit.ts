@@ -3,8 +3,8 @@
 // their own policy, in throttle.ts.) In memory: one instance's view, which bounds a guesser well
 // enough together with the 5-try death of a reset code; several instances each allow the
 // configured rate.
-import { httpError } from '@tms/http'
-import type { Clock } from './clock.ts'
+import type { Clock } from '@tms/clock'
+import { TooManyAttemptsError } from './errors.ts'
 
 export interface RateLimitOptions {
   max: number
@@ -65,7 +65,7 @@ export interface RateLimits {
   signupPerAddress: RateLimiter
 }
 
-/** Throws a 429 with Retry-After when the action is over either limit; every attempt counts. */
+/** Throws TooManyAttemptsError when the action is over either limit; every attempt counts. */
 export function enforceRateLimits(
   limits: RateLimits,
   action: string,
@@ -80,15 +80,11 @@ export function enforceRateLimits(
   )
 }
 
-/** Throws a 429 with Retry-After when the address is over the limiter's rate; counts a hit. */
+/** Throws TooManyAttemptsError when the address is over the limiter's rate; counts a hit. */
 export function enforceAddressLimit(limiter: RateLimiter, action: string, address: string): void {
   tooMany(limiter.hit(`${action}:${address}`))
 }
 
 function tooMany(wait: number) {
-  if (wait > 0) {
-    throw httpError(429, `too many attempts; try again in ${wait} seconds`, {
-      headers: { 'retry-after': String(wait) },
-    })
-  }
+  if (wait > 0) throw new TooManyAttemptsError(wait)
 }
