@@ -135,6 +135,16 @@ export const env = {
       options,
     )
   },
+  /** The deployment's one currency: a lowercase ISO 4217 code the runtime knows. */
+  currency(variable: string, options: FieldOptions<string> = {}) {
+    const codes = Intl.supportedValuesOf('currency').map((c) => c.toLowerCase())
+    return field(
+      variable,
+      'a lowercase ISO 4217 currency code such as usd or eur',
+      (raw) => (codes.includes(raw) ? raw : undefined),
+      options,
+    )
+  },
   oneOf<const T extends string>(
     variable: string,
     values: readonly T[],
