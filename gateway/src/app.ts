@@ -1,0 +1,213 @@
+// The gateway's HTTP app, built from injected dependencies: main.ts passes the real ones, tests
+// upstreams in front of in-process services, a key source and a clock of their own.
+import cors from '@fastify/cors'
+import helmet from '@fastify/helmet'
+import rateLimit, { normalizeIP } from '@fastify/rate-limit'
+import swaggerUi from '@fastify/swagger-ui'
+import type { Clock } from '@tms/clock'
+import { type App, buildFastify, httpError, ProblemSchema } from '@tms/http'
+import type { Logger } from '@tms/logging'
+import type { FastifyRequest } from 'fastify'
+import { Counter } from 'prom-client'
+import Type from 'typebox'
+import { edgeAccess } from './edge/access.ts'
+import type { KeySource } from './edge/keys.ts'
+import { OpenApiMerger } from './edge/openapi.ts'
+import { type BodyLimits, edgeProxy } from './edge/proxy.ts'
+import { type Service, services } from './edge/route-table.ts'
+import type { Upstream } from './edge/upstreams.ts'
+
+export interface AppSettings {
+  jwtIssuer: string
+  /** Requests per client address per window, everywhere but /auth. */
+  rateLimitMax: number
+  /** Requests per client address per window on /auth. */
+  rateLimitAuthMax: number
+  rateLimitWindowMs: number
+  /** Allowed browser origins; `*` alone allows any origin, without credentials. */
+  corsOrigins: string[]
+  openapiTtlMs: number
+  trustProxy?: boolean | string
+  bodyLimits?: BodyLimits
+  /** Time allowed for a client to send a whole request (headers and body). */
+  clientRequestTimeoutMs?: number
+}
+
+export interface AppDeps {
+  /** The replicas of each service; see edge/upstreams.ts. */
+  upstreams: Record<Service, Upstream>
+  keys: KeySource
+  clock: Clock
+  settings: AppSettings
+  logger?: Logger
+  logLevel?: string
+}
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { settings } = deps
+  const app = await buildFastify({
+    service: 'gateway',
+    logger: deps.logger,
+    logLevel: deps.logLevel,
+    trustProxy: settings.trustProxy,
+    healthChecks: {
+      // The gateway can check tokens once it has the signing keys.
+      keys: async () => {
+        if (!deps.keys.loaded()) throw new Error('no signing keys yet')
+      },
+    },
+    openapi: { title: 'Tutor Management System: gateway', tokenUrl: '/auth/login' },
+  })
+  // A slow or stalled client cannot hold a connection open for ever.
+  app.server.requestTimeout = settings.clientRequestTimeoutMs ?? 120_000
+  app.server.headersTimeout = Math.min(30_000, app.server.requestTimeout)
+
+  // The request id (made by @tms/http's request-id options, or a well-formed incoming one) goes
+  // back to the client; the proxy passes it on to the service.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id)
+    // The services' Prometheus endpoint is for the operator's listener only (see main.ts).
+    if (request.routeOptions.url === '/metrics') {
+      done(httpError(404, `no route for ${request.method} /metrics`))
+      return
+    }
+    done()
+  })
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        // The docs UI: its own scripts and styles (with inline styles), images as data URIs.
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+        upgradeInsecureRequests: null,
+      },
+    },
+    // Cross-origin API clients read the JSON answers.
+    crossOriginResourcePolicy: { policy: 'same-site' },
+  })
+
+  const anyOrigin = settings.corsOrigins.includes('*')
+  await app.register(cors, {
+    origin: anyOrigin ? '*' : settings.corsOrigins.length > 0 ? settings.corsOrigins : false,
+    // Credentials (cookies, Authorization from a browser) only for origins named one by one.
+    credentials: !anyOrigin && settings.corsOrigins.length > 0,
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: [
+      'authorization',
+      'content-type',
+      'idempotency-key',
+      'x-request-id',
+      'last-event-id',
+    ],
+    exposedHeaders: ['x-request-id', 'retry-after', 'location', 'idempotent-replayed'],
+    maxAge: 600,
+  })
+
+  const isAuthRoute = (request: FastifyRequest) =>
+    request.routeOptions.config.edgeService === 'auth'
+  await app.register(rateLimit, {
+    global: true,
+    timeWindow: settings.rateLimitWindowMs,
+    // /auth has a bucket of its own per address, and a smaller one.
+    keyGenerator: (request) => `${isAuthRoute(request) ? 'auth ' : ''}${normalizeIP(request.ip)}`,
+    max: (_request, key) =>
+      key.startsWith('auth ') ? settings.rateLimitAuthMax : settings.rateLimitMax,
+    errorResponseBuilder: (_request, context) =>
+      httpError(429, `too many requests; try again in ${Math.ceil(context.ttl / 1000)} seconds`),
+  })
+
+  await app.register(edgeAccess, {
+    keys: deps.keys,
+    issuer: settings.jwtIssuer,
+    clock: deps.clock,
+  })
+
+  const upstreamErrors = new Counter({
+    name: 'gateway_upstream_errors_total',
+    help: 'Answers the gateway made itself because a service was down, slow or broken',
+    labelNames: ['service', 'status', 'code'],
+    registers: [app.metrics],
+  })
+  await app.register(edgeProxy, {
+    upstreams: deps.upstreams,
+    bodyLimits: settings.bodyLimits,
+    onUpstreamError: (service, status, code) =>
+      upstreamErrors.inc({ service, status: String(status), code }),
+  })
+  for (const upstream of Object.values(deps.upstreams)) upstream.startProbing()
+  app.addHook('onClose', async () => {
+    await Promise.all(Object.values(deps.upstreams).map((u) => u.close()))
+  })
+
+  const merger = new OpenApiMerger({
+    upstreams: deps.upstreams,
+    clock: deps.clock,
+    ttlMs: settings.openapiTtlMs,
+    own: () => app.swagger() as unknown as Record<string, unknown>,
+    logger: app.log as Logger,
+  })
+  // @tms/http declared GET /openapi.json (a service's own document); here it is the merged one.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.url === '/openapi.json') return reply.send(await merger.document())
+  })
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { persistAuthorization: true, displayRequestDuration: true },
+    uiHooks: {
+      preHandler: async (request) => {
+        if (request.url.startsWith('/docs/json')) await merger.document()
+      },
+    },
+    transformSpecificationClone: false,
+    transformSpecification: () => merger.current(),
+  })
+
+  const ServiceHealth = Type.Object({
+    status: Type.Union([Type.Literal('ok'), Type.Literal('down')]),
+    replicas: Type.Array(
+      Type.Object({
+        origin: Type.String(),
+        status: Type.Union([Type.Literal('ok'), Type.Literal('down')]),
+      }),
+    ),
+  })
+  const HealthBody = Type.Object({
+    status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+    gateway: Type.Object({ status: Type.Literal('ok'), signing_keys: Type.Boolean() }),
+    services: Type.Record(Type.String(), ServiceHealth),
+  })
+  app.get(
+    '/health',
+    {
+      schema: {
+        summary: "The gateway's and each service's readiness",
+        description:
+          'Each replica of each service is asked for its readiness. 200 when every service has a ready replica, else 503 (the gateway still serves the others).',
+        tags: ['gateway'],
+        response: { 200: HealthBody, 503: HealthBody, 429: ProblemSchema },
+      },
+    },
+    async (_request, reply) => {
+      const entries = await Promise.all(
+        services.map(async (service) => {
+          const replicas = await deps.upstreams[service].readiness(1500)
+          const status = replicas.some((r) => r.status === 'ok') ? 'ok' : 'down'
+          return [service, { status, replicas }] as const
+        }),
+      )
+      const healthy = entries.every(([, s]) => s.status === 'ok')
+      return reply.code(healthy ? 200 : 503).send({
+        status: healthy ? 'ok' : 'degraded',
+        gateway: { status: 'ok', signing_keys: deps.keys.loaded() },
+        services: Object.fromEntries(entries),
+      })
+    },
+  )
+
+  return app
+}
