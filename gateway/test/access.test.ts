@@ -20,8 +20,18 @@ t.test('bad tokens are refused at the edge before any service sees them', async 
   const now = Math.floor(Date.now() / 1000)
   const publicPem = (await system.gateway.keys.key(system.auth.keys.kid)).toString()
   const hs256 = (() => {
-    const h = base64url.encode(JSON.stringify({ alg: 'HS256', typ: 'at+jwt', kid: system.auth.keys.kid }))
-    const p = base64url.encode(JSON.stringify({ ...claims, iss: system.auth.issuer, aud: 'tms-api', iat: now, exp: now + 900 }))
+    const h = base64url.encode(
+      JSON.stringify({ alg: 'HS256', typ: 'at+jwt', kid: system.auth.keys.kid }),
+    )
+    const p = base64url.encode(
+      JSON.stringify({
+        ...claims,
+        iss: system.auth.issuer,
+        aud: 'tms-api',
+        iat: now,
+        exp: now + 900,
+      }),
+    )
     const sig = createHmac('sha256', publicPem).update(`${h}.${p}`).digest('base64url')
     return `${h}.${p}.${sig}`
   })()
@@ -41,7 +51,10 @@ t.test('bad tokens are refused at the edge before any service sees them', async 
     ['wrong audience', bearer(await system.auth.sign({ ...claims, aud: 'another-api' }))],
     ['wrong issuer', bearer(await system.auth.sign({ ...claims, iss: 'someone-else' }))],
     ['wrong typ', bearer(await system.auth.sign(claims, { typ: 'JWT' }))],
-    ['issued in the future', bearer(await system.auth.sign({ ...claims, iat: now + 3600, exp: now + 4000 }))],
+    [
+      'issued in the future',
+      bearer(await system.auth.sign({ ...claims, iat: now + 3600, exp: now + 4000 })),
+    ],
     ['no exp', bearer(await system.auth.sign({ ...claims, exp: undefined }))],
     ['refresh token', bearer(student.refresh_token)],
     ['padded signature', bearer(`${student.access_token}=`)],

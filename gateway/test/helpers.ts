@@ -23,7 +23,10 @@ import { jwksKeySource, type KeySource } from '../src/edge/keys.ts'
 import type { Service } from '../src/edge/route-table.ts'
 import { createUpstreams, type UpstreamOptions } from '../src/edge/upstreams.ts'
 
-export const silent = createLogger({ service: 'gateway-test', level: process.env.LOG_LEVEL ?? 'silent' })
+export const silent = createLogger({
+  service: 'gateway-test',
+  level: process.env.LOG_LEVEL ?? 'silent',
+})
 
 /** Listens on an ephemeral loopback port; closed (connections too) when the test ends. */
 export async function listen(t: TestContext, server: http.Server): Promise<string> {
@@ -134,6 +137,12 @@ export interface FileStore {
   hits: string[]
   /** The headers of the last echoed request. */
   echoed: http.IncomingHttpHeaders[]
+  /** Resolves when the next upload's first bytes arrive here. */
+  uploadArrives(): Promise<void>
+  /** When set, a download sends its first half, then waits for this before the rest. */
+  downloadGate?: () => Promise<void>
+  /** What it serves at /openapi.json (404 while unset). */
+  openapi?: object
   stop(): Promise<void>
 }
 
@@ -143,6 +152,7 @@ export async function startFileStore(t: TestContext): Promise<FileStore> {
   const hits: string[] = []
   const echoed: http.IncomingHttpHeaders[] = []
   const files = new Map<string, string>()
+  let arrived = Promise.withResolvers<void>()
   const server = http.createServer(async (req, res) => {
     hits.push(`${req.method} ${req.url}`)
     const url = req.url ?? '/'
@@ -151,9 +161,11 @@ export async function startFileStore(t: TestContext): Promise<FileStore> {
         const id = randomUUID()
         const file = path.join(dir, id)
         const hash = createHash('sha256')
+        req.once('data', () => arrived.resolve())
         req.on('data', (chunk: Buffer) => hash.update(chunk))
         await pipeline(req, createWriteStream(file))
         files.set(id, file)
+        arrived = Promise.withResolvers<void>()
         const { size } = await stat(file)
         res.writeHead(201, { 'content-type': 'application/json' })
         res.end(JSON.stringify({ id, size, sha256: hash.digest('hex') }))
@@ -168,7 +180,10 @@ export async function startFileStore(t: TestContext): Promise<FileStore> {
         }
         const { size } = await stat(file)
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size })
-        await pipeline(createReadStream(file), res)
+        const half = Math.floor(size / 2)
+        await pipeline(createReadStream(file, { end: half - 1 }), res, { end: false })
+        await store.downloadGate?.()
+        await pipeline(createReadStream(file, { start: half }), res)
         return
       }
       if (url === '/health/ready') {
@@ -176,7 +191,11 @@ export async function startFileStore(t: TestContext): Promise<FileStore> {
         return
       }
       if (url === '/openapi.json') {
-        res.writeHead(404).end()
+        if (!store.openapi) res.writeHead(404).end()
+        else
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify(store.openapi))
         return
       }
       echoed.push(req.headers)
@@ -189,10 +208,11 @@ export async function startFileStore(t: TestContext): Promise<FileStore> {
   })
   const url = await listen(t, server)
   let stopped = false
-  return {
+  const store: FileStore = {
     url,
     hits,
     echoed,
+    uploadArrives: () => arrived.promise,
     async stop() {
       if (stopped) return
       stopped = true
@@ -200,6 +220,7 @@ export async function startFileStore(t: TestContext): Promise<FileStore> {
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
+  return store
 }
 
 /** An address where nothing listens (a service that is not deployed). */

@@ -169,7 +169,7 @@ export class OpenApiMerger {
     for (const tag of (own.tags ?? []) as Json[]) tags.set(String(tag.name), tag)
     paths['/openapi.json'] = {
       get: {
-        summary: 'This document: every service\'s operations that the gateway lets through',
+        summary: "This document: every service's operations that the gateway lets through",
         tags: ['gateway'],
         responses: { 200: { description: 'OpenAPI 3.1' } },
       },

@@ -70,7 +70,7 @@ function rewriteRequestHeaders(
   return headers
 }
 
-/** Counts a chunked body's bytes and fails it past the cap. */
+/** Passes a body on, counting its bytes, and fails it past the cap. */
 class ByteCap extends Transform {
   private seen = 0
   private readonly cap: number
@@ -130,20 +130,17 @@ export async function edgeProxy(app: FastifyInstance, options: ProxyOptions) {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (request, payload, done) => {
     const cap = capOf(ruleOf(request)?.body)
-    const declared = request.headers['content-length']
-    if (declared !== undefined) {
-      // Node's parser never delivers more than Content-Length bytes.
-      if (Number(declared) > cap) {
-        request.bodyTooLarge = true
-        done(tooLarge(cap), undefined)
-        return
-      }
-      done(null, payload)
+    if (Number(request.headers['content-length']) > cap) {
+      request.bodyTooLarge = true
+      done(tooLarge(cap), undefined)
       return
     }
-    const capped = new ByteCap(cap, request)
-    payload.on('error', (err) => capped.destroy(err))
-    done(null, payload.pipe(capped))
+    // undici destroys the body it was given when the service fails; given the client's own
+    // request it would reset the client's connection instead of letting it have the problem.
+    // A chunked body (no Content-Length) is also counted on its way.
+    const body = new ByteCap(cap, request)
+    payload.on('error', (err) => body.destroy(err))
+    done(null, payload.pipe(body))
   })
 
   // The table decides, before the body is read: an unknown route or method is 404, a missing
@@ -177,6 +174,8 @@ export async function edgeProxy(app: FastifyInstance, options: ProxyOptions) {
     // reply-from types the reply for HTTP/2 servers too; this gateway serves HTTP/1.1 only.
     const onError = (anyReply: unknown, { error }: { error: Error }) => {
       const reply = anyReply as FastifyReply
+      // The client may still be sending a body nobody will read.
+      if (!reply.request.raw.complete) reply.header('connection', 'close')
       if (reply.request.bodyTooLarge) {
         sendProblem(reply, 413, error.message, { headers: { connection: 'close' } })
         return
