@@ -15,6 +15,7 @@ import type { KeySource } from './edge/keys.ts'
 import { OpenApiMerger } from './edge/openapi.ts'
 import { type BodyLimits, edgeProxy } from './edge/proxy.ts'
 import { type Service, services } from './edge/route-table.ts'
+import { helmetOptions, securityHeaders } from './edge/security-headers.ts'
 import type { Upstream } from './edge/upstreams.ts'
 
 export interface AppSettings {
@@ -74,22 +75,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     done()
   })
 
-  await app.register(helmet, {
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        // The docs UI: its own scripts and styles (with inline styles), images as data URIs.
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-        frameAncestors: ["'none'"],
-        upgradeInsecureRequests: null,
-      },
-    },
-    // Cross-origin API clients read the JSON answers.
-    crossOriginResourcePolicy: { policy: 'same-site' },
-  })
+  await app.register(helmet, helmetOptions)
 
   const anyOrigin = settings.corsOrigins.includes('*')
   await app.register(cors, {
@@ -136,6 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(edgeProxy, {
     upstreams: deps.upstreams,
     bodyLimits: settings.bodyLimits,
+    securityHeaders: securityHeaders(helmetOptions),
     onUpstreamError: (service, status, code) =>
       upstreamErrors.inc({ service, status: String(status), code }),
   })

@@ -5,13 +5,21 @@ import { systemClock } from '@tms/clock'
 import { loadConfig } from '@tms/config'
 import { createLogger } from '@tms/logging'
 import closeWithGrace from 'close-with-grace'
+import pino from 'pino'
 import { buildApp } from './app.ts'
 import { configSpec } from './config.ts'
 import { jwksKeySource } from './edge/keys.ts'
 import { createUpstreams } from './edge/upstreams.ts'
 
 const config = loadConfig(configSpec)
-const logger = createLogger({ service: 'gateway', level: config.logLevel })
+// Buffered: one write per few kilobytes instead of a write per line (a line per request was
+// 8% of the gateway's CPU under load); flushed at shutdown.
+const logDestination = pino.destination({ dest: 1, sync: false, minLength: 4096 })
+const logger = createLogger({
+  service: 'gateway',
+  level: config.logLevel,
+  destination: logDestination,
+})
 if (config.nodeEnv === 'production' && config.corsOrigins.includes('*')) {
   logger.warn('CORS_ORIGINS=* lets any web page call the API (without credentials)')
 }
@@ -71,6 +79,7 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   else logger.info({ signal }, 'shutting down')
   metricsServer.close()
   await app.close()
+  logDestination.flushSync()
 })
 
 // The keys are fetched now, so the first requests need not wait; auth may not be up yet.

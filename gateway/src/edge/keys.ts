@@ -1,6 +1,7 @@
 // The auth service's public signing keys, by `kid`, for @fastify/jwt. Fetched once and cached;
 // a token with an unknown `kid` causes a refetch at most once per `minRefetchMs` (a flood of
-// made-up kids costs auth one request per interval, not one per token); known keys are
+// made-up kids costs auth one request per interval, not one per token; once a second while no
+// key has ever been had); known keys are
 // refreshed in the background after `maxAgeMs`; and while auth is down, tokens signed by a
 // cached key keep passing.
 import { createPublicKey } from 'node:crypto'
@@ -114,7 +115,10 @@ export function jwksKeySource(options: JwksOptions): KeySource {
         }
         return known
       }
-      if (now() - attemptedAt >= options.minRefetchMs || inFlight) {
+      // With no keys at all (auth was down at start-up) asking again is due sooner: nothing
+      // can pass until it answers, and once a second still bounds a flood.
+      const interval = keys.size === 0 ? Math.min(options.minRefetchMs, 1000) : options.minRefetchMs
+      if (now() - attemptedAt >= interval || inFlight) {
         try {
           await refresh()
         } catch (err) {

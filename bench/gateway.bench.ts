@@ -1,0 +1,353 @@
+// What the gateway costs: requests per second and p50/p99 of an authenticated, database-backed
+// read (GET /user/me) straight to the user-wallet service, through the gateway, through nginx
+// as a reference proxy, and a raw node:http hello as the ceiling of this machine, in one run.
+// The services and the gateway run as their own processes, as `scripts/tms up` starts them.
+//   TEST_MYSQL_URL=mysql://root@127.0.0.1:3306 TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672 \
+//     node bench/gateway.bench.ts [seconds per run] [connections] [rounds]
+// Needs nginx on the PATH or in /usr/sbin (Debian: apt-get install -y nginx); BENCH_PROFILE=1
+// writes a CPU profile of the gateway (node --cpu-prof) and prints where its time went.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { createBus } from '@tms/bus'
+import { dropDatabase } from '@tms/db'
+import { createLogger } from '@tms/logging'
+import autocannon from 'autocannon'
+
+const seconds = Number(process.argv[2] ?? 8)
+const connections = Number(process.argv[3] ?? 32)
+const rounds = Number(process.argv[4] ?? 4)
+const profile = process.env.BENCH_PROFILE === '1'
+const mysql = (process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/$/, '')
+const amqp = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const nginxBinary = [
+  '/usr/sbin/nginx',
+  '/usr/local/sbin/nginx',
+  '/usr/local/nginx/sbin/nginx',
+].find(existsSync)
+if (!nginxBinary) {
+  console.error('nginx is not installed (Debian: apt-get install -y nginx)')
+  process.exit(1)
+}
+
+const logger = createLogger({ service: 'bench', level: 'warn' })
+const work = await mkdtemp(path.join(tmpdir(), 'tms-gateway-bench-'))
+const tag = `bench_gw_${process.pid}`
+const databases = { auth: `${mysql}/${tag}_auth`, wallet: `${mysql}/${tag}_wallet` }
+const busPrefix = `${tag}.`
+const children: ChildProcess[] = []
+
+/** Distinct free loopback ports: all held open until each is chosen, then released. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const server = net.createServer()
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      return server
+    }),
+  )
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port)
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))))
+  return ports
+}
+
+/** A process of its own, its output in a log file under the work directory. */
+function start(name: string, command: string, args: string[], cwd: string, env: object) {
+  const log = path.join(work, `${name}.log`)
+  const child = spawn(command, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const chunks: Buffer[] = []
+  child.stdout?.on('data', (c: Buffer) => chunks.length < 10_000 && chunks.push(c))
+  child.stderr?.on('data', (c: Buffer) => chunks.length < 10_000 && chunks.push(c))
+  child.on('exit', () => void writeFile(log, Buffer.concat(chunks)).catch(() => {}))
+  children.push(child)
+  return child
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return
+    await sleep(100)
+  }
+  throw new Error(`timed out waiting for ${what} (logs in ${work})`)
+}
+
+const answers = (url: string, init?: RequestInit) => async () => (await fetch(url, init)).ok
+
+async function stopAll() {
+  for (const child of children.reverse()) {
+    if (child.exitCode !== null) continue
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await Promise.race([exited, sleep(12_000)])
+    if (child.exitCode === null) child.kill('SIGKILL')
+  }
+}
+
+interface Figures {
+  label: string
+  rps: number
+  p50: number
+  p99: number
+  non2xx: number
+  errors: number
+}
+
+async function measure(label: string, url: string, headers: Record<string, string> = {}) {
+  const run = (duration: number) =>
+    autocannon({ url, connections, duration, headers, pipelining: 1 })
+  await run(2) // warm-up: connections, JIT, caches
+  const result = await run(seconds)
+  return {
+    label,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  } satisfies Figures
+}
+
+try {
+  const names = ['auth', 'wallet', 'gateway', 'metrics', 'nginx', 'hello'] as const
+  const chosen = await freePorts(names.length)
+  const ports = Object.fromEntries(names.map((name, i) => [name, chosen[i] as number])) as Record<
+    (typeof names)[number],
+    number
+  >
+  const shared = {
+    NODE_ENV: 'development',
+    AMQP_URL: amqp,
+    BUS_PREFIX: busPrefix,
+    DATA_DIR: path.join(work, 'data'),
+    JWT_ISSUER: 'tms-bench',
+    HOST: '127.0.0.1',
+  }
+  const node = process.execPath
+  start('auth', node, ['src/main.ts'], path.join(root, 'services/auth'), {
+    ...shared,
+    PORT: ports.auth,
+    DATABASE_URL: databases.auth,
+  })
+  start('user-wallet', node, ['src/main.ts'], path.join(root, 'services/user-wallet'), {
+    ...shared,
+    PORT: ports.wallet,
+    DATABASE_URL: databases.wallet,
+    JWKS_URL: `http://127.0.0.1:${ports.auth}/auth/.well-known/jwks.json`,
+  })
+  const gatewayArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${work}/profile`] : []
+  start('gateway', node, [...gatewayArgs, 'src/main.ts'], path.join(root, 'gateway'), {
+    ...shared,
+    PORT: ports.gateway,
+    METRICS_PORT: ports.metrics,
+    AUTH_UPSTREAMS: `http://127.0.0.1:${ports.auth}`,
+    USER_UPSTREAMS: `http://127.0.0.1:${ports.wallet}`,
+    JWKS_URL: `http://127.0.0.1:${ports.auth}/auth/.well-known/jwks.json`,
+    // One client address sends everything: the limit is still evaluated, never reached.
+    RATE_LIMIT_MAX: '1000000000',
+    RATE_LIMIT_AUTH_MAX: '1000000000',
+  })
+  start(
+    'hello',
+    node,
+    [
+      '-e',
+      `require('node:http').createServer((q, s) => { s.setHeader('content-type', 'text/plain'); s.end('hello') }).listen(${ports.hello}, '127.0.0.1')`,
+    ],
+    root,
+    {},
+  )
+  const nginxConf = path.join(work, 'nginx.conf')
+  await writeFile(
+    nginxConf,
+    `# A reference reverse proxy in front of the wallet: one worker, kept-alive upstream.
+worker_processes 1;
+daemon off;
+pid ${work}/nginx.pid;
+error_log ${work}/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+  keepalive_requests 1000000;
+  access_log ${work}/nginx-access.log;
+  client_body_temp_path ${work}/nginx-body;
+  proxy_temp_path ${work}/nginx-proxy;
+  fastcgi_temp_path ${work}/nginx-fastcgi;
+  uwsgi_temp_path ${work}/nginx-uwsgi;
+  scgi_temp_path ${work}/nginx-scgi;
+  upstream wallet { server 127.0.0.1:${ports.wallet}; keepalive 64; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:${ports.nginx};
+    location / {
+      proxy_pass http://wallet;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+    }
+  }
+}
+`,
+  )
+  start('nginx', nginxBinary, ['-c', nginxConf, '-p', work], work, {})
+
+  const at = (port: number, p = '/') => `http://127.0.0.1:${port}${p}`
+  await until('auth', answers(at(ports.auth, '/health/live')))
+  await until('user-wallet', answers(at(ports.wallet, '/health/live')))
+  await until('gateway', answers(at(ports.gateway, '/health/live')))
+  await until('nginx', answers(at(ports.nginx, '/health/live')))
+  await until('hello', answers(at(ports.hello)))
+
+  // A user, signed up and logged in through the gateway; its profile arrives by event.
+  const account = {
+    username: `bench_${process.pid}`,
+    email: `bench.${process.pid}@example.com`,
+    password: 'correct horse battery staple',
+    role: 'student',
+  }
+  const json = { 'content-type': 'application/json' }
+  const signup = await fetch(at(ports.gateway, '/auth/signup'), {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify(account),
+  })
+  if (signup.status !== 201) throw new Error(`signup: ${signup.status} ${await signup.text()}`)
+  const login = await fetch(at(ports.gateway, '/auth/login'), {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({ username: account.username, password: account.password }),
+  })
+  const { access_token: token } = (await login.json()) as { access_token: string }
+  const auth = { authorization: `Bearer ${token}` }
+  await until('the profile', answers(at(ports.wallet, '/user/me'), { headers: auth }))
+
+  console.log(
+    `GET /user/me, ${connections} connections, ${seconds} s per run after a 2 s warm-up, ${rounds} round(s); ${new Date().toISOString()}`,
+  )
+  const all: Figures[] = []
+  for (let round = 1; round <= rounds; round++) {
+    // A profile is of the gateway under load only; the figures then include the profiler's cost.
+    if (!profile) all.push(await measure('node:http hello (ceiling)', at(ports.hello)))
+    all.push(await measure('direct to user-wallet', at(ports.wallet, '/user/me'), auth))
+    all.push(await measure('through the gateway', at(ports.gateway, '/user/me'), auth))
+    if (!profile) all.push(await measure('through nginx', at(ports.nginx, '/user/me'), auth))
+  }
+
+  // The machine is shared and noisy: each round measures every path back to back, and the
+  // figures below are the median over the rounds; a ratio is taken within a round.
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b)
+    const mid = Math.floor(sorted.length / 2)
+    return sorted.length % 2
+      ? (sorted[mid] as number)
+      : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+  }
+  const labels = [...new Set(all.map((f) => f.label))]
+  const runsOf = (label: string) => all.filter((f) => f.label === label)
+  const directRuns = runsOf('direct to user-wallet')
+  const ratioOf = (label: string) =>
+    median(runsOf(label).map((f, i) => f.rps / (directRuns[i]?.rps ?? Number.NaN)))
+  console.log('\n| path | req/s | p50 | p99 | of direct |')
+  console.log('|---|---|---|---|---|')
+  for (const label of labels) {
+    const runs = runsOf(label)
+    console.log(
+      `| ${label} | ${median(runs.map((f) => f.rps)).toFixed(0)} | ${median(runs.map((f) => f.p50))} ms | ${median(runs.map((f) => f.p99))} ms | ${ratioOf(label).toFixed(2)} |`,
+    )
+  }
+  console.log('\nEvery run (req/s; non-2xx; errors):')
+  for (const f of all) {
+    console.log(`  ${f.label.padEnd(28)} ${f.rps.toFixed(0).padStart(6)}  ${f.non2xx}  ${f.errors}`)
+  }
+  const gatewayRatio = ratioOf('through the gateway')
+  const nginxRatio = ratioOf('through nginx')
+  console.log(
+    `\ngateway/direct ${gatewayRatio.toFixed(2)} (goal ≥ 0.70), nginx/direct ${nginxRatio.toFixed(2)}, gateway/nginx ${(gatewayRatio / nginxRatio).toFixed(2)} (medians of the rounds)`,
+  )
+  if (all.some((f) => f.non2xx > 0 || f.errors > 0)) {
+    console.log('warning: some requests failed; the figures are not comparable')
+  }
+} finally {
+  await stopAll()
+  if (profile) {
+    const dir = path.join(work, 'profile')
+    for (const file of existsSync(dir) ? readdirSync(dir) : []) {
+      summarizeProfile(path.join(dir, file))
+    }
+  }
+  await createBus({
+    service: 'bench-cleanup',
+    url: amqp,
+    prefix: busPrefix,
+    db: {} as never,
+    logger,
+  })
+    .deleteTopology()
+    .catch((err) => console.error('broker cleanup failed:', err.message))
+  for (const url of Object.values(databases)) await dropDatabase(url).catch(() => {})
+  if (!profile) await rm(work, { recursive: true, force: true })
+  else console.log(`profile and logs kept in ${work}`)
+}
+
+interface ProfileNode {
+  id: number
+  callFrame: { functionName: string; url: string; lineNumber: number }
+  children?: number[]
+}
+
+/** Self time by function and by package, from a .cpuprofile. */
+function summarizeProfile(file: string) {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: ProfileNode[]
+    samples: number[]
+    timeDeltas: number[]
+  }
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]))
+  const selfUs = new Map<number, number>()
+  for (const [i, id] of prof.samples.entries()) {
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0))
+  }
+  // Shares of the time the process was busy (idle and the profiler's own ticks left out).
+  const notBusy = new Set(['(idle)', '(program)'])
+  for (const [id] of selfUs) {
+    if (notBusy.has(byId.get(id)?.callFrame.functionName ?? '')) selfUs.delete(id)
+  }
+  const total = [...selfUs.values()].reduce((a, b) => a + b, 0)
+  const byFunction = new Map<string, number>()
+  const byPackage = new Map<string, number>()
+  for (const [id, us] of selfUs) {
+    const frame = byId.get(id)?.callFrame
+    if (!frame) continue
+    const where = frame.url.replace(/^.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, '')
+    const fn = `${frame.functionName || '(anonymous)'} ${where.split('/').slice(-2).join('/')}:${frame.lineNumber}`
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + us)
+    const pkg = frame.url.includes('node_modules')
+      ? (where.match(/^(@[^/]+\/[^/]+|[^/]+)/)?.[1] ?? where)
+      : frame.url.startsWith('node:')
+        ? 'node:*'
+        : frame.url === ''
+          ? `(${frame.functionName || 'native'})`
+          : 'project'
+    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + us)
+  }
+  const top = (m: Map<string, number>, n: number) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, us]) => `  ${((us / total) * 100).toFixed(1).padStart(5)}%  ${k}`)
+      .join('\n')
+  console.log(
+    `\nGateway CPU profile ${path.basename(file)}: self time by package\n${top(byPackage, 15)}`,
+  )
+  console.log(`by function\n${top(byFunction, 30)}`)
+}
