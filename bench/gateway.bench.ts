@@ -101,13 +101,36 @@ interface Figures {
   p99: number
   non2xx: number
   errors: number
+  /** CPU time (user + system) per request of each process on the path, in microseconds. */
+  cpuUs: Record<string, number>
 }
 
-async function measure(label: string, url: string, headers: Record<string, string> = {}) {
+/** A process's CPU time so far (user + system), in microseconds, from /proc. */
+function cpuTimeUs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  const ticks = Number(fields[11]) + Number(fields[12])
+  return (ticks * 1e6) / 100 // USER_HZ is 100 on Linux
+}
+
+async function measure(
+  label: string,
+  url: string,
+  headers: Record<string, string>,
+  processes: Record<string, number>,
+) {
   const run = (duration: number) =>
     autocannon({ url, connections, duration, headers, pipelining: 1 })
   await run(2) // warm-up: connections, JIT, caches
+  const before = Object.fromEntries(
+    Object.entries(processes).map(([n, pid]) => [n, cpuTimeUs(pid)]),
+  )
   const result = await run(seconds)
+  const cpuUs = Object.fromEntries(
+    Object.entries(processes).map(([n, pid]) => [
+      n,
+      (cpuTimeUs(pid) - (before[n] ?? 0)) / Math.max(1, result.requests.total),
+    ]),
+  )
   return {
     label,
     rps: result.requests.average,
@@ -115,6 +138,7 @@ async function measure(label: string, url: string, headers: Record<string, strin
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors,
+    cpuUs,
   } satisfies Figures
 }
 
@@ -134,30 +158,42 @@ try {
     HOST: '127.0.0.1',
   }
   const node = process.execPath
-  start('auth', node, ['src/main.ts'], path.join(root, 'services/auth'), {
+  const authProcess = start('auth', node, ['src/main.ts'], path.join(root, 'services/auth'), {
     ...shared,
     PORT: ports.auth,
     DATABASE_URL: databases.auth,
   })
-  start('user-wallet', node, ['src/main.ts'], path.join(root, 'services/user-wallet'), {
-    ...shared,
-    PORT: ports.wallet,
-    DATABASE_URL: databases.wallet,
-    JWKS_URL: `http://127.0.0.1:${ports.auth}/auth/.well-known/jwks.json`,
-  })
+  const walletProcess = start(
+    'user-wallet',
+    node,
+    ['src/main.ts'],
+    path.join(root, 'services/user-wallet'),
+    {
+      ...shared,
+      PORT: ports.wallet,
+      DATABASE_URL: databases.wallet,
+      JWKS_URL: `http://127.0.0.1:${ports.auth}/auth/.well-known/jwks.json`,
+    },
+  )
   const gatewayArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${work}/profile`] : []
-  start('gateway', node, [...gatewayArgs, 'src/main.ts'], path.join(root, 'gateway'), {
-    ...shared,
-    PORT: ports.gateway,
-    METRICS_PORT: ports.metrics,
-    AUTH_UPSTREAMS: `http://127.0.0.1:${ports.auth}`,
-    USER_UPSTREAMS: `http://127.0.0.1:${ports.wallet}`,
-    JWKS_URL: `http://127.0.0.1:${ports.auth}/auth/.well-known/jwks.json`,
-    // One client address sends everything: the limit is still evaluated, never reached.
-    RATE_LIMIT_MAX: '1000000000',
-    RATE_LIMIT_AUTH_MAX: '1000000000',
-  })
-  start(
+  const gatewayProcess = start(
+    'gateway',
+    node,
+    [...gatewayArgs, 'src/main.ts'],
+    path.join(root, 'gateway'),
+    {
+      ...shared,
+      PORT: ports.gateway,
+      METRICS_PORT: ports.metrics,
+      AUTH_UPSTREAMS: `http://127.0.0.1:${ports.auth}`,
+      USER_UPSTREAMS: `http://127.0.0.1:${ports.wallet}`,
+      JWKS_URL: `http://127.0.0.1:${ports.auth}/auth/.well-known/jwks.json`,
+      // One client address sends everything: the limit is still evaluated, never reached.
+      RATE_LIMIT_MAX: '1000000000',
+      RATE_LIMIT_AUTH_MAX: '1000000000',
+    },
+  )
+  const helloProcess = start(
     'hello',
     node,
     [
@@ -172,6 +208,7 @@ try {
     nginxConf,
     `# A reference reverse proxy in front of the wallet: one worker, kept-alive upstream.
 worker_processes 1;
+master_process off;
 daemon off;
 pid ${work}/nginx.pid;
 error_log ${work}/nginx-error.log warn;
@@ -199,7 +236,7 @@ http {
 }
 `,
   )
-  start('nginx', nginxBinary, ['-c', nginxConf, '-p', work], work, {})
+  const nginxProcess = start('nginx', nginxBinary, ['-c', nginxConf, '-p', work], work, {})
 
   const at = (port: number, p = '/') => `http://127.0.0.1:${port}${p}`
   await until('auth', answers(at(ports.auth, '/health/live')))
@@ -235,12 +272,36 @@ http {
     `GET /user/me, ${connections} connections, ${seconds} s per run after a 2 s warm-up, ${rounds} round(s); ${new Date().toISOString()}`,
   )
   const all: Figures[] = []
+  const pid = (child: ChildProcess) => child.pid as number
+  void authProcess
+  const wallet = pid(walletProcess)
   for (let round = 1; round <= rounds; round++) {
     // A profile is of the gateway under load only; the figures then include the profiler's cost.
-    if (!profile) all.push(await measure('node:http hello (ceiling)', at(ports.hello)))
-    all.push(await measure('direct to user-wallet', at(ports.wallet, '/user/me'), auth))
-    all.push(await measure('through the gateway', at(ports.gateway, '/user/me'), auth))
-    if (!profile) all.push(await measure('through nginx', at(ports.nginx, '/user/me'), auth))
+    if (!profile) {
+      all.push(
+        await measure(
+          'node:http hello (ceiling)',
+          at(ports.hello),
+          {},
+          { hello: pid(helloProcess) },
+        ),
+      )
+    }
+    all.push(await measure('direct to user-wallet', at(ports.wallet, '/user/me'), auth, { wallet }))
+    all.push(
+      await measure('through the gateway', at(ports.gateway, '/user/me'), auth, {
+        wallet,
+        proxy: pid(gatewayProcess),
+      }),
+    )
+    if (!profile) {
+      all.push(
+        await measure('through nginx', at(ports.nginx, '/user/me'), auth, {
+          wallet,
+          proxy: pid(nginxProcess),
+        }),
+      )
+    }
   }
 
   // The machine is shared and noisy: each round measures every path back to back, and the
@@ -257,12 +318,18 @@ http {
   const directRuns = runsOf('direct to user-wallet')
   const ratioOf = (label: string) =>
     median(runsOf(label).map((f, i) => f.rps / (directRuns[i]?.rps ?? Number.NaN)))
-  console.log('\n| path | req/s | p50 | p99 | of direct |')
-  console.log('|---|---|---|---|---|')
+  const cpu = (runs: Figures[], name: string) => {
+    const values = runs.map((f) => f.cpuUs[name]).filter((v) => v !== undefined)
+    return values.length > 0 ? `${median(values).toFixed(0)} µs` : '–'
+  }
+  console.log(
+    '\n| path | req/s | p50 | p99 | of direct | proxy CPU/request | service CPU/request |',
+  )
+  console.log('|---|---|---|---|---|---|---|')
   for (const label of labels) {
     const runs = runsOf(label)
     console.log(
-      `| ${label} | ${median(runs.map((f) => f.rps)).toFixed(0)} | ${median(runs.map((f) => f.p50))} ms | ${median(runs.map((f) => f.p99))} ms | ${ratioOf(label).toFixed(2)} |`,
+      `| ${label} | ${median(runs.map((f) => f.rps)).toFixed(0)} | ${median(runs.map((f) => f.p50))} ms | ${median(runs.map((f) => f.p99))} ms | ${ratioOf(label).toFixed(2)} | ${cpu(runs, 'proxy')} | ${cpu(runs, label.startsWith('node') ? 'hello' : 'wallet')} |`,
     )
   }
   console.log('\nEvery run (req/s; non-2xx; errors):')

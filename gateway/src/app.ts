@@ -2,12 +2,11 @@
 // upstreams in front of in-process services, a key source and a clock of their own.
 import cors from '@fastify/cors'
 import helmet from '@fastify/helmet'
-import rateLimit, { normalizeIP } from '@fastify/rate-limit'
+import rateLimit from '@fastify/rate-limit'
 import swaggerUi from '@fastify/swagger-ui'
 import type { Clock } from '@tms/clock'
 import { type App, buildFastify, httpError, ProblemSchema } from '@tms/http'
 import type { Logger } from '@tms/logging'
-import type { FastifyRequest } from 'fastify'
 import { Counter } from 'prom-client'
 import Type from 'typebox'
 import { edgeAccess } from './edge/access.ts'
@@ -63,19 +62,28 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.server.requestTimeout = settings.clientRequestTimeoutMs ?? 120_000
   app.server.headersTimeout = Math.min(30_000, app.server.requestTimeout)
 
-  // The request id (made by @tms/http's request-id options, or a well-formed incoming one) goes
-  // back to the client; the proxy passes it on to the service.
+  // Every answer gets the security headers (helmet's, computed once: see
+  // edge/security-headers.ts) and the request id (made by @tms/http's request-id options, or a
+  // well-formed incoming one kept), which the proxy also passes on to the service.
+  const commonHeaders = securityHeaders(helmetOptions)
+  let merger: OpenApiMerger | undefined
   app.addHook('onRequest', (request, reply, done) => {
+    reply.headers(commonHeaders)
     reply.header('x-request-id', request.id)
+    const route = request.routeOptions.url
     // The services' Prometheus endpoint is for the operator's listener only (see main.ts).
-    if (request.routeOptions.url === '/metrics') {
+    if (route === '/metrics') {
       done(httpError(404, `no route for ${request.method} /metrics`))
+      return
+    }
+    // @tms/http declared GET /openapi.json (a service's own document); here it is the merged
+    // one. Sending from the hook ends the request here.
+    if (route === '/openapi.json' && merger) {
+      merger.document().then((doc) => reply.send(doc), done)
       return
     }
     done()
   })
-
-  await app.register(helmet, helmetOptions)
 
   const anyOrigin = settings.corsOrigins.includes('*')
   await app.register(cors, {
@@ -94,18 +102,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     maxAge: 600,
   })
 
-  const isAuthRoute = (request: FastifyRequest) =>
-    request.routeOptions.config.edgeService === 'auth'
+  // Per client address: /auth has a bucket of its own, and a smaller one; everything else
+  // (unlisted paths too) shares the other. One hook, numeric limits: no awaits but the store's.
   await app.register(rateLimit, {
-    global: true,
-    timeWindow: settings.rateLimitWindowMs,
-    // /auth has a bucket of its own per address, and a smaller one.
-    keyGenerator: (request) => `${isAuthRoute(request) ? 'auth ' : ''}${normalizeIP(request.ip)}`,
-    max: (_request, key) =>
-      key.startsWith('auth ') ? settings.rateLimitAuthMax : settings.rateLimitMax,
+    global: false,
     errorResponseBuilder: (_request, context) =>
       httpError(429, `too many requests; try again in ${Math.ceil(context.ttl / 1000)} seconds`),
   })
+  const window = settings.rateLimitWindowMs
+  const authLimit = app.rateLimit({ max: settings.rateLimitAuthMax, timeWindow: window })
+  const generalLimit = app.rateLimit({ max: settings.rateLimitMax, timeWindow: window })
+  app.addHook('onRequest', (request, reply) =>
+    request.routeOptions.config.edgeService === 'auth'
+      ? authLimit.call(app, request, reply)
+      : generalLimit.call(app, request, reply),
+  )
 
   await app.register(edgeAccess, {
     keys: deps.keys,
@@ -122,7 +133,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(edgeProxy, {
     upstreams: deps.upstreams,
     bodyLimits: settings.bodyLimits,
-    securityHeaders: securityHeaders(helmetOptions),
     onUpstreamError: (service, status, code) =>
       upstreamErrors.inc({ service, status: String(status), code }),
   })
@@ -131,27 +141,28 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await Promise.all(Object.values(deps.upstreams).map((u) => u.close()))
   })
 
-  const merger = new OpenApiMerger({
+  merger = new OpenApiMerger({
     upstreams: deps.upstreams,
     clock: deps.clock,
     ttlMs: settings.openapiTtlMs,
     own: () => app.swagger() as unknown as Record<string, unknown>,
     logger: app.log as Logger,
   })
-  // @tms/http declared GET /openapi.json (a service's own document); here it is the merged one.
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.url === '/openapi.json') return reply.send(await merger.document())
-  })
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
-    uiConfig: { persistAuthorization: true, displayRequestDuration: true },
-    uiHooks: {
-      preHandler: async (request) => {
-        if (request.url.startsWith('/docs/json')) await merger.document()
+  const documents = merger
+  await app.register(async (docs) => {
+    // @fastify/helmet on the docs UI itself; its CSP lets the UI's scripts and styles load.
+    await docs.register(helmet, helmetOptions)
+    await docs.register(swaggerUi, {
+      routePrefix: '/docs',
+      uiConfig: { persistAuthorization: true, displayRequestDuration: true },
+      uiHooks: {
+        preHandler: async (request) => {
+          if (request.url.startsWith('/docs/json')) await documents.document()
+        },
       },
-    },
-    transformSpecificationClone: false,
-    transformSpecification: () => merger.current(),
+      transformSpecificationClone: false,
+      transformSpecification: () => documents.current(),
+    })
   })
 
   const ServiceHealth = Type.Object({
