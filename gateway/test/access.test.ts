@@ -1,6 +1,8 @@
 // Who passes the edge: bad tokens of every kind are 401 before any service sees them, roles the
 // table refuses are 403, unlisted routes 404; good tokens pass unchanged.
 import { createHmac } from 'node:crypto'
+import { createLogger } from '@tms/logging'
+import { captureLogs } from '@tms/testing'
 import { base64url } from 'jose'
 import t from 'tap'
 import { bearer, loginAs, startSystem } from './helpers.ts'
@@ -131,4 +133,46 @@ t.test('public routes pass without a token; optional ones refuse a bad token', a
     headers: bearer('abc.def.ghi'),
   })
   t.equal(badToken.statusCode, 401)
+})
+
+t.test('a token verified before stops passing when it expires by the clock', async (t) => {
+  const system = await startSystem(t)
+  const { app, clock } = system.gateway
+  const student = await loginAs(system, 'student')
+  const first = await app.inject({ url: '/user/me', headers: bearer(student.access_token) })
+  t.equal(first.statusCode, 200)
+  clock.advance(16 * 60 * 1000)
+  const later = await app.inject({ url: '/user/me', headers: bearer(student.access_token) })
+  t.equal(later.statusCode, 401, 'the cached verification does not outlive exp')
+  t.match(later.json(), { detail: /expired/ })
+})
+
+t.test('every log line of a request carries its request id', async (t) => {
+  const logs = captureLogs()
+  const logger = createLogger({ service: 'gateway', level: 'info', destination: logs.destination })
+  const system = await startSystem(t, { logger })
+  const student = await loginAs(system, 'student')
+  const ids = ['log-check-1', 'log-check-2', 'log-check-3']
+  await system.gateway.app.inject({
+    url: '/user/me',
+    headers: { ...bearer(student.access_token), 'x-request-id': ids[0] },
+  })
+  await system.gateway.app.inject({ url: '/user/me', headers: { 'x-request-id': ids[1] } })
+  await system.gateway.app.inject({ url: '/nowhere', headers: { 'x-request-id': ids[2] } })
+  await system.files.stop()
+  await system.gateway.app.inject({
+    url: '/academic/class-sessions',
+    headers: { ...bearer(student.access_token), 'x-request-id': 'log-check-4' },
+  })
+  const requestLines = logs.lines.filter((l) => l.req || l.res || l.url || l.err || l.reason)
+  t.ok(requestLines.length >= 4, `${requestLines.length} lines about requests`)
+  for (const line of requestLines) {
+    t.ok(typeof line.request_id === 'string', `"${line.msg}" has a request id`)
+  }
+  for (const id of [...ids, 'log-check-4']) {
+    t.ok(
+      requestLines.some((l) => l.request_id === id),
+      `${id} logged`,
+    )
+  }
 })

@@ -1,6 +1,7 @@
 // The merged OpenAPI document, the docs UI on it, /health, and what stays off the public port.
 import t from 'tap'
 import { routeTable } from '../src/edge/route-table.ts'
+import { startOperatorListener } from '../src/operator.ts'
 import { bearer, loginAs, startSystem } from './helpers.ts'
 
 const operations = ['get', 'put', 'post', 'patch', 'delete'] as const
@@ -116,6 +117,11 @@ t.test('/health reports each service; /metrics is not on the public port', async
   await app.inject({ url: '/user/me', headers: bearer(student.access_token) })
   const publicMetrics = await app.inject({ url: '/metrics' })
   t.equal(publicMetrics.statusCode, 404)
-  const scraped = await app.metrics.metrics()
-  t.match(scraped, /http_request_duration_seconds_bucket\{[^}]*route="\/user\/me"/)
+  // The operator's listener serves them, on an address of its own.
+  const operator = await startOperatorListener(app.metrics, '127.0.0.1', 0)
+  t.teardown(() => operator.close())
+  const scraped = await fetch(`${operator.url}/metrics`)
+  t.equal(scraped.status, 200)
+  t.match(await scraped.text(), /http_request_duration_seconds_bucket\{[^}]*route="\/user\/me"/)
+  t.equal((await fetch(`${operator.url}/anything`)).status, 404)
 })
