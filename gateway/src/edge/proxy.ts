@@ -124,12 +124,21 @@ export async function edgeProxy(app: FastifyInstance, options: ProxyOptions) {
 
   // The table decides, before the body is read: an unknown route or method is 404, a missing
   // or bad token 401, a role that may never call it 403.
-  const checkRoute: onRequestHookHandler = async function checkRoute(request) {
+  const checkRoute: onRequestHookHandler = function checkRoute(request, _reply, done) {
     const rule = ruleOf(request)
     if (!rule) {
-      throw httpError(404, `no route for ${request.method} ${request.url.split('?')[0]}`)
+      done(httpError(404, `no route for ${request.method} ${request.url.split('?')[0]}`))
+      return
     }
-    await app.checkAccess(request, rule.access)
+    let checked: ReturnType<typeof app.checkAccess>
+    try {
+      checked = app.checkAccess(request, rule.access)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    if (checked instanceof Promise) checked.then(() => done(), done)
+    else done()
   }
   // At the usual level each proxied request logs one line when answered, with its request id.
   const quiet = app.log.level === 'info'
