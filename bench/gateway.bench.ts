@@ -276,8 +276,10 @@ http {
   void authProcess
   const wallet = pid(walletProcess)
   for (let round = 1; round <= rounds; round++) {
-    // A profile is of the gateway under load only; the figures then include the profiler's cost.
-    if (!profile) {
+    // A profile (or BENCH_ONLY=gateway) is of the gateway under load only; the figures then
+    // include the profiler's cost.
+    const gatewayOnly = profile || process.env.BENCH_ONLY === 'gateway'
+    if (!gatewayOnly) {
       all.push(
         await measure(
           'node:http hello (ceiling)',
@@ -294,7 +296,7 @@ http {
         proxy: pid(gatewayProcess),
       }),
     )
-    if (!profile) {
+    if (!gatewayOnly) {
       all.push(
         await measure('through nginx', at(ports.nginx, '/user/me'), auth, {
           wallet,
