@@ -77,6 +77,8 @@ export const configSpec = {
   corsOrigins: corsOrigins('CORS_ORIGINS'),
   /** How long a merged /openapi.json is served before the services are asked again. */
   openapiTtlMs: env.int('OPENAPI_TTL_MS', { min: 0, default: 30_000 }),
+  /** Time a client has to send a whole request (headers and body); headers alone: 30 s. */
+  clientRequestTimeoutMs: env.int('CLIENT_REQUEST_TIMEOUT_MS', { min: 1000, default: 120_000 }),
   /** Proxies in front of the gateway (a load balancer), whose X-Forwarded-For is believed. */
   trustProxy: env.trustProxy('TRUST_PROXY', { default: false }),
 }
