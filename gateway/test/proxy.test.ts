@@ -297,3 +297,42 @@ t.test('CORS from the environment; security headers', async (t) => {
   t.equal(root.headers['x-content-type-options'], 'nosniff')
   t.ok(root.headers['strict-transport-security'])
 })
+
+t.test('a Server-Sent Events stream passes event by event, with no body timeout', async (t) => {
+  // A notifications stand-in: an event, a pause longer than the upstream timeouts, another.
+  const release = Promise.withResolvers<void>()
+  const sse = http.createServer(async (req, res) => {
+    if (req.url !== '/notifications/stream') {
+      res.writeHead(404).end()
+      return
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' })
+    res.write('id: 1\ndata: first\n\n')
+    await release.promise
+    res.end('id: 2\ndata: second\n\n')
+  })
+  const sseUrl = await listen(t, sse)
+  const system = await startSystem(t, {
+    origins: { notifications: [sseUrl] } as never,
+    upstream: { headersTimeoutMs: 500, bodyTimeoutMs: 500 },
+  })
+  const student = await loginAs(system, 'student')
+  await system.gateway.app.listen({ host: '127.0.0.1', port: 0 })
+  const base = `http://127.0.0.1:${(system.gateway.app.server.address() as AddressInfo).port}`
+  const res = await request(`${base}/notifications/stream`, {
+    headers: bearer(student.access_token),
+  })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /text\/event-stream/)
+  const received: string[] = []
+  for await (const chunk of res.body) {
+    received.push(chunk.toString())
+    if (received.length === 1) {
+      t.match(received[0], /data: first/, 'the first event arrives while the stream is open')
+      // Longer than the body timeout of other routes: the stream must not be cut.
+      await sleep(900)
+      release.resolve()
+    }
+  }
+  t.match(received.join(''), /data: second/, 'and the second after the pause')
+})
