@@ -143,7 +143,18 @@ async function measure(
 }
 
 try {
-  const names = ['auth', 'wallet', 'gateway', 'metrics', 'nginx', 'hello'] as const
+  const names = [
+    'auth',
+    'wallet',
+    'gateway',
+    'metrics',
+    'nginx',
+    'hello',
+    'bare',
+    'stub',
+    'stubGateway',
+    'stubMetrics',
+  ] as const
   const chosen = await freePorts(names.length)
   const ports = Object.fromEntries(names.map((name, i) => [name, chosen[i] as number])) as Record<
     (typeof names)[number],
@@ -203,6 +214,27 @@ try {
     root,
     {},
   )
+  // References for the proxy's own cost: a bare node:http server forwarding with an undici
+  // pool (no checks at all) in front of the wallet, and a second gateway in front of a stub
+  // service that answers /user/me from memory (so only the gateway's CPU is in question).
+  const bareProcess = start('bare', node, ['-e', bareProxy(ports.bare, ports.wallet)], root, {})
+  const stubProcess = start('stub', node, ['-e', stubService(ports.stub)], root, {})
+  const stubGatewayProcess = start(
+    'gateway-stub',
+    node,
+    ['src/main.ts'],
+    path.join(root, 'gateway'),
+    {
+      ...shared,
+      PORT: ports.stubGateway,
+      METRICS_PORT: ports.stubMetrics,
+      AUTH_UPSTREAMS: `http://127.0.0.1:${ports.auth}`,
+      USER_UPSTREAMS: `http://127.0.0.1:${ports.stub}`,
+      JWKS_URL: `http://127.0.0.1:${ports.auth}/auth/.well-known/jwks.json`,
+      RATE_LIMIT_MAX: '1000000000',
+      RATE_LIMIT_AUTH_MAX: '1000000000',
+    },
+  )
   const nginxConf = path.join(work, 'nginx.conf')
   await writeFile(
     nginxConf,
@@ -244,6 +276,9 @@ http {
   await until('gateway', answers(at(ports.gateway, '/health/live')))
   await until('nginx', answers(at(ports.nginx, '/health/live')))
   await until('hello', answers(at(ports.hello)))
+  await until('bare proxy', answers(at(ports.bare, '/health/live')))
+  await until('stub', answers(at(ports.stub, '/health/ready')))
+  await until('gateway in front of the stub', answers(at(ports.stubGateway, '/health/live')))
 
   // A user, signed up and logged in through the gateway; its profile arrives by event.
   const account = {
@@ -298,6 +333,18 @@ http {
     )
     if (!gatewayOnly) {
       all.push(
+        await measure('bare node:http + undici proxy', at(ports.bare, '/user/me'), auth, {
+          wallet,
+          proxy: pid(bareProcess),
+        }),
+      )
+      all.push(
+        await measure('gateway to a stub service', at(ports.stubGateway, '/user/me'), auth, {
+          proxy: pid(stubGatewayProcess),
+          stub: pid(stubProcess),
+        }),
+      )
+      all.push(
         await measure('through nginx', at(ports.nginx, '/user/me'), auth, {
           wallet,
           proxy: pid(nginxProcess),
@@ -331,7 +378,7 @@ http {
   for (const label of labels) {
     const runs = runsOf(label)
     console.log(
-      `| ${label} | ${median(runs.map((f) => f.rps)).toFixed(0)} | ${median(runs.map((f) => f.p50))} ms | ${median(runs.map((f) => f.p99))} ms | ${ratioOf(label).toFixed(2)} | ${cpu(runs, 'proxy')} | ${cpu(runs, label.startsWith('node') ? 'hello' : 'wallet')} |`,
+      `| ${label} | ${median(runs.map((f) => f.rps)).toFixed(0)} | ${median(runs.map((f) => f.p50))} ms | ${median(runs.map((f) => f.p99))} ms | ${label.includes('stub') ? '–' : ratioOf(label).toFixed(2)} | ${cpu(runs, 'proxy')} | ${cpu(runs, label.startsWith('node') ? 'hello' : label.includes('stub') ? 'stub' : 'wallet')} |`,
     )
   }
   console.log('\nEvery run (req/s; non-2xx; errors):')
@@ -419,4 +466,36 @@ function summarizeProfile(file: string) {
     `\nGateway CPU profile ${path.basename(file)}: self time by package\n${top(byPackage, 15)}`,
   )
   console.log(`by function\n${top(byFunction, 30)}`)
+}
+
+/** A proxy with no checks at all: node:http in, an undici pool out, the answer buffered. */
+function bareProxy(port: number, walletPort: number): string {
+  return `
+const http = require('node:http')
+const { Pool } = require(${JSON.stringify(path.join(root, 'gateway/node_modules/undici'))})
+const pool = new Pool('http://127.0.0.1:${walletPort}', { connections: 64 })
+const hop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host'])
+http.createServer((req, res) => {
+  const headers = {}
+  for (const k in req.headers) if (!hop.has(k)) headers[k] = req.headers[k]
+  pool.request({ path: req.url, method: req.method, headers }, (err, up) => {
+    if (err) { res.writeHead(502).end(); return }
+    const chunks = []
+    up.body.on('data', (c) => chunks.push(c)).on('end', () => {
+      const out = {}
+      for (const k in up.headers) if (!hop.has(k)) out[k] = up.headers[k]
+      res.writeHead(up.statusCode, out).end(Buffer.concat(chunks))
+    })
+  })
+}).listen(${port}, '127.0.0.1')`
+}
+
+/** A service that answers /user/me from memory, in the wallet's shape, and its readiness. */
+function stubService(port: number): string {
+  return `
+const body = JSON.stringify({ id: 'u1', username: 'stub_user', email: 'stub@example.com', name: null, phone: null, role: 'student', balance: 0, available_balance: 0, currency: 'usd', created_at: '2026-01-01T00:00:00.000Z' })
+require('node:http').createServer((req, res) => {
+  if (req.url === '/user/me') res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body)
+  else res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}')
+}).listen(${port}, '127.0.0.1')`
 }
