@@ -186,24 +186,29 @@ try {
       JWKS_URL: `http://127.0.0.1:${ports.auth}/auth/.well-known/jwks.json`,
     },
   )
-  const gatewayArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${work}/profile`] : []
-  const gatewayProcess = start(
-    'gateway',
-    node,
-    [...gatewayArgs, 'src/main.ts'],
-    path.join(root, 'gateway'),
-    {
-      ...shared,
-      PORT: ports.gateway,
-      METRICS_PORT: ports.metrics,
-      AUTH_UPSTREAMS: `http://127.0.0.1:${ports.auth}`,
-      USER_UPSTREAMS: `http://127.0.0.1:${ports.wallet}`,
-      JWKS_URL: `http://127.0.0.1:${ports.auth}/auth/.well-known/jwks.json`,
-      // One client address sends everything: the limit is still evaluated, never reached.
-      RATE_LIMIT_MAX: '1000000000',
-      RATE_LIMIT_AUTH_MAX: '1000000000',
-    },
-  )
+  /** A gateway process in front of the wallet or the stub, with auth's keys. */
+  const startGateway = (name: string, port: number, metricsPort: number, userPort: number) =>
+    start(
+      name,
+      node,
+      [
+        ...(profile && name === 'gateway' ? ['--cpu-prof', `--cpu-prof-dir=${work}/profile`] : []),
+        'src/main.ts',
+      ],
+      path.join(root, 'gateway'),
+      {
+        ...shared,
+        PORT: port,
+        METRICS_PORT: metricsPort,
+        AUTH_UPSTREAMS: `http://127.0.0.1:${ports.auth}`,
+        USER_UPSTREAMS: `http://127.0.0.1:${userPort}`,
+        JWKS_URL: `http://127.0.0.1:${ports.auth}/auth/.well-known/jwks.json`,
+        // One client address sends everything: the limit is still evaluated, never reached.
+        RATE_LIMIT_MAX: '1000000000',
+        RATE_LIMIT_AUTH_MAX: '1000000000',
+      },
+    )
+  const gatewayProcess = startGateway('gateway', ports.gateway, ports.metrics, ports.wallet)
   const helloProcess = start(
     'hello',
     node,
@@ -219,21 +224,11 @@ try {
   // service that answers /user/me from memory (so only the gateway's CPU is in question).
   const bareProcess = start('bare', node, ['-e', bareProxy(ports.bare, ports.wallet)], root, {})
   const stubProcess = start('stub', node, ['-e', stubService(ports.stub)], root, {})
-  const stubGatewayProcess = start(
+  const stubGatewayProcess = startGateway(
     'gateway-stub',
-    node,
-    ['src/main.ts'],
-    path.join(root, 'gateway'),
-    {
-      ...shared,
-      PORT: ports.stubGateway,
-      METRICS_PORT: ports.stubMetrics,
-      AUTH_UPSTREAMS: `http://127.0.0.1:${ports.auth}`,
-      USER_UPSTREAMS: `http://127.0.0.1:${ports.stub}`,
-      JWKS_URL: `http://127.0.0.1:${ports.auth}/auth/.well-known/jwks.json`,
-      RATE_LIMIT_MAX: '1000000000',
-      RATE_LIMIT_AUTH_MAX: '1000000000',
-    },
+    ports.stubGateway,
+    ports.stubMetrics,
+    ports.stub,
   )
   const nginxConf = path.join(work, 'nginx.conf')
   await writeFile(

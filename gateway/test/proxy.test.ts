@@ -336,3 +336,43 @@ t.test('a Server-Sent Events stream passes event by event, with no body timeout'
   }
   t.match(received.join(''), /data: second/, 'and the second after the pause')
 })
+
+t.test(
+  'a service that stalls in the middle of its answer: a problem, or the answer cut off',
+  async (t) => {
+    const stalling = http.createServer((req, res) => {
+      // Headers and a part of the body, then nothing more.
+      const big = req.url?.includes('big')
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': big ? 1024 * 1024 : 100,
+      })
+      res.write(Buffer.alloc(big ? 100 * 1024 : 10))
+    })
+    const stallingUrl = await listen(t, stalling)
+    const system = await startSystem(t, {
+      origins: { academic: [stallingUrl] } as never,
+      upstream: { bodyTimeoutMs: 300 },
+    })
+    const student = await loginAs(system, 'student')
+    const small = await system.gateway.app.inject({
+      url: '/academic/class-sessions/s1',
+      headers: bearer(student.access_token),
+    })
+    t.equal(small.statusCode, 504, 'nothing was sent yet: a 504 problem')
+    t.match(small.headers['content-type'], /^application\/problem\+json/)
+    t.notOk(small.headers['content-length'] === '100', "the service's headers are not kept")
+
+    await system.gateway.app.listen({ host: '127.0.0.1', port: 0 })
+    const base = `http://127.0.0.1:${(system.gateway.app.server.address() as AddressInfo).port}`
+    const big = await request(`${base}/academic/class-sessions/big`, {
+      headers: bearer(student.access_token),
+    })
+    t.equal(big.statusCode, 200, 'a large answer starts streaming at once')
+    const outcome = await big.body.arrayBuffer().then(
+      (b) => `complete ${b.byteLength}`,
+      (err: Error) => `cut off (${err.message})`,
+    )
+    t.match(outcome, /^cut off/, 'and is cut off when the service stalls, not left hanging')
+  },
+)

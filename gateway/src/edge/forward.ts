@@ -70,7 +70,8 @@ export interface ForwardOptions {
   onFailure(reply: FastifyReply, error: Error): void
 }
 
-const connectFailureCodes = new Set([
+/** Error codes of a connection that never came up: the service is down (503). */
+export const connectFailureCodes: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
   'EHOSTUNREACH',
@@ -108,6 +109,7 @@ export function forward(request: FastifyRequest, reply: FastifyReply, options: F
     let answered = false
     let small: Buffer[] | undefined
     let stream: AnswerBody | undefined
+    const upstreamHeaderNames: string[] = []
 
     const onClientGone = () => {
       if (!reply.raw.writableFinished) abort?.()
@@ -133,7 +135,10 @@ export function forward(request: FastifyRequest, reply: FastifyReply, options: F
           else headers[name] = name === 'set-cookie' ? [seen, value] : `${seen}, ${value}`
         }
         reply.code(statusCode)
-        for (const name in headers) reply.header(name, headers[name])
+        for (const name in headers) {
+          reply.header(name, headers[name])
+          upstreamHeaderNames.push(name)
+        }
         if (method === 'HEAD' || statusCode === 204 || statusCode === 304) {
           small = []
           return true
@@ -162,11 +167,14 @@ export function forward(request: FastifyRequest, reply: FastifyReply, options: F
       },
       onError(error) {
         reply.raw.off('close', onClientGone)
-        if (answered) {
-          // The answer started and cannot be changed into a problem: cut it off.
-          if (stream) stream.destroy(error)
-          else if (!reply.sent) reply.raw.destroy(error)
+        if (stream) {
+          // The answer is on its way and cannot become a problem any more: cut it off.
+          stream.destroy(error)
           return
+        }
+        if (answered) {
+          // A small answer broke off before its end: nothing was sent, so a problem can be.
+          for (const name of upstreamHeaderNames) reply.removeHeader(name)
         }
         if (options.retryOnConnectFailure && !retried && !body && isConnectFailure(error)) {
           retried = true

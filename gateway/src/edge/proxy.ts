@@ -6,7 +6,7 @@ import { Transform, type TransformCallback } from 'node:stream'
 import httpProxy from '@fastify/http-proxy'
 import { httpError, sendProblem } from '@tms/http'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
-import { forward } from './forward.ts'
+import { connectFailureCodes, forward } from './forward.ts'
 import {
   type BodyKind,
   type Method,
@@ -77,24 +77,13 @@ function tooLarge(cap: number) {
   })
 }
 
-const connectFailures = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-])
-const timeouts = new Set([
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'FST_REPLY_FROM_GATEWAY_TIMEOUT',
-])
+const timeouts = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
 
 function errorCode(error: unknown): string {
   for (let e = error; e instanceof Error; e = e.cause) {
     const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && (connectFailures.has(code) || timeouts.has(code))) return code
+    if (typeof code === 'string' && (connectFailureCodes.has(code) || timeouts.has(code)))
+      return code
   }
   return (error as { code?: string })?.code ?? 'unknown'
 }
@@ -166,7 +155,8 @@ export async function edgeProxy(app: FastifyInstance, options: ProxyOptions) {
     if (!service) return
     const pattern = route.url.length > 1 ? route.url.replace(/\/$/, '') : route.url
     route.config = { ...route.config, edge: patterns.get(pattern) ?? {} }
-    // One log line per request (see below) instead of Fastify's two; warnings still show.
+    // One log line per request (the onResponse hook above) instead of Fastify's two; warnings
+    // still show.
     if (quiet) route.logLevel = 'warn'
     const hooks = Array.isArray(route.onRequest)
       ? route.onRequest
@@ -189,7 +179,7 @@ export async function edgeProxy(app: FastifyInstance, options: ProxyOptions) {
         return
       }
       const code = errorCode(error)
-      const [status, detail] = connectFailures.has(code)
+      const [status, detail] = connectFailureCodes.has(code)
         ? [503, `the ${service} service is unavailable; try again shortly`]
         : timeouts.has(code)
           ? [504, `the ${service} service did not answer in time`]
