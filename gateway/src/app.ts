@@ -1,21 +1,20 @@
 // The gateway's HTTP app, built from injected dependencies: main.ts passes the real ones, tests
 // upstreams in front of in-process services, a key source and a clock of their own.
 import cors from '@fastify/cors'
-import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
-import swaggerUi from '@fastify/swagger-ui'
 import type { Clock } from '@tms/clock'
-import { type App, buildFastify, httpError, ProblemSchema } from '@tms/http'
+import { type App, buildFastify, httpError } from '@tms/http'
 import type { Logger } from '@tms/logging'
 import { Counter } from 'prom-client'
-import Type from 'typebox'
 import { edgeAccess } from './edge/access.ts'
 import type { KeySource } from './edge/keys.ts'
 import { OpenApiMerger } from './edge/openapi.ts'
 import { type BodyLimits, edgeProxy } from './edge/proxy.ts'
-import { type Service, services } from './edge/route-table.ts'
+import type { Service } from './edge/route-table.ts'
 import { helmetOptions, securityHeaders } from './edge/security-headers.ts'
 import type { Upstream } from './edge/upstreams.ts'
+import { apiDocs } from './routes/docs.ts'
+import { serviceHealth } from './routes/health.ts'
 
 export interface AppSettings {
   jwtIssuer: string
@@ -66,7 +65,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // edge/security-headers.ts) and the request id (made by @tms/http's request-id options, or a
   // well-formed incoming one kept), which the proxy also passes on to the service.
   const commonHeaders = securityHeaders(helmetOptions)
-  let merger: OpenApiMerger | undefined
+  const merger = new OpenApiMerger({
+    upstreams: deps.upstreams,
+    clock: deps.clock,
+    ttlMs: settings.openapiTtlMs,
+    // The gateway's own routes (read when first merged, after every route is registered).
+    own: () => app.swagger() as unknown as Record<string, unknown>,
+    logger: app.log as Logger,
+  })
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(commonHeaders)
     reply.header('x-request-id', request.id)
@@ -78,7 +84,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
     // @tms/http declared GET /openapi.json (a service's own document); here it is the merged
     // one. Sending from the hook ends the request here.
-    if (route === '/openapi.json' && merger) {
+    if (route === '/openapi.json') {
       merger.document().then((doc) => reply.send(doc), done)
       return
     }
@@ -141,71 +147,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await Promise.all(Object.values(deps.upstreams).map((u) => u.close()))
   })
 
-  merger = new OpenApiMerger({
-    upstreams: deps.upstreams,
-    clock: deps.clock,
-    ttlMs: settings.openapiTtlMs,
-    own: () => app.swagger() as unknown as Record<string, unknown>,
-    logger: app.log as Logger,
-  })
-  const documents = merger
-  await app.register(async (docs) => {
-    // @fastify/helmet on the docs UI itself; its CSP lets the UI's scripts and styles load.
-    await docs.register(helmet, helmetOptions)
-    await docs.register(swaggerUi, {
-      routePrefix: '/docs',
-      uiConfig: { persistAuthorization: true, displayRequestDuration: true },
-      uiHooks: {
-        preHandler: async (request) => {
-          if (request.url.startsWith('/docs/json')) await documents.document()
-        },
-      },
-      transformSpecificationClone: false,
-      transformSpecification: () => documents.current(),
-    })
-  })
-
-  const ServiceHealth = Type.Object({
-    status: Type.Union([Type.Literal('ok'), Type.Literal('down')]),
-    replicas: Type.Array(
-      Type.Object({
-        origin: Type.String(),
-        status: Type.Union([Type.Literal('ok'), Type.Literal('down')]),
-      }),
-    ),
-  })
-  const HealthBody = Type.Object({
-    status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
-    gateway: Type.Object({ status: Type.Literal('ok'), signing_keys: Type.Boolean() }),
-    services: Type.Record(Type.String(), ServiceHealth),
-  })
-  app.get(
-    '/health',
-    {
-      schema: {
-        summary: "The gateway's and each service's readiness",
-        description:
-          'Each replica of each service is asked for its readiness. 200 when every service has a ready replica, else 503 (the gateway still serves the others).',
-        tags: ['gateway'],
-        response: { 200: HealthBody, 503: HealthBody, 429: ProblemSchema },
-      },
-    },
-    async (_request, reply) => {
-      const entries = await Promise.all(
-        services.map(async (service) => {
-          const replicas = await deps.upstreams[service].readiness(1500)
-          const status = replicas.some((r) => r.status === 'ok') ? 'ok' : 'down'
-          return [service, { status, replicas }] as const
-        }),
-      )
-      const healthy = entries.every(([, s]) => s.status === 'ok')
-      return reply.code(healthy ? 200 : 503).send({
-        status: healthy ? 'ok' : 'degraded',
-        gateway: { status: 'ok', signing_keys: deps.keys.loaded() },
-        services: Object.fromEntries(entries),
-      })
-    },
-  )
+  await app.register(apiDocs, { documents: merger })
+  await app.register(serviceHealth, { upstreams: deps.upstreams, keys: deps.keys })
 
   return app
 }
