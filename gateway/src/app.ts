@@ -50,8 +50,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logLevel: deps.logLevel,
     trustProxy: settings.trustProxy,
     healthChecks: {
-      // The gateway can check tokens once it has the signing keys.
+      // The gateway can check tokens once it has the signing keys; while it has none (auth was
+      // not up at start-up), each readiness probe asks for them again.
       keys: async () => {
+        if (!deps.keys.loaded()) await deps.keys.warm()
         if (!deps.keys.loaded()) throw new Error('no signing keys yet')
       },
     },

@@ -1,7 +1,9 @@
 // The signing keys: cached from auth's JWKS, refetched on an unknown kid at most once per
 // interval, and still used while auth is down.
+import http from 'node:http'
+import { createTestIssuer, eventually, jwksPath } from '@tms/testing'
 import t from 'tap'
-import { bearer, loginAs, startSystem } from './helpers.ts'
+import { bearer, deadOrigin, loginAs, startGateway, startSystem } from './helpers.ts'
 
 t.test('with auth stopped, requests with valid tokens still pass on the cached keys', async (t) => {
   const system = await startSystem(t)
@@ -76,3 +78,30 @@ t.test('no keys at all (auth never reached): 503, not 401', async (t) => {
   t.match(res.json(), { status: 503, detail: /could not be checked/ })
   t.ok(res.headers['retry-after'])
 })
+
+t.test(
+  'started before auth, the gateway becomes ready once readiness probes get the keys',
+  async (t) => {
+    const issuer = await createTestIssuer()
+    const port = Number(new URL(await deadOrigin()).port)
+    const jwksUrl = `http://127.0.0.1:${port}${jwksPath}`
+    const dead = await deadOrigin()
+    const { app } = await startGateway(t, {
+      jwksUrl,
+      origins: { auth: [dead], user: [dead], academic: [dead], notifications: [dead] },
+    })
+    t.equal((await app.inject({ url: '/health/ready' })).statusCode, 503, 'no keys yet')
+
+    // Auth comes up (here: its key set served where the gateway looks for it).
+    const body = JSON.stringify(issuer.jwks)
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body)
+    })
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+    t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+    await eventually(async () => (await app.inject({ url: '/health/ready' })).statusCode === 200, {
+      what: 'the gateway to be ready',
+    })
+    t.pass('ready without any request having needed a key')
+  },
+)

@@ -33,6 +33,7 @@ export async function serviceHealth(
       },
     },
     async (_request, reply) => {
+      if (!options.keys.loaded()) await options.keys.warm()
       const entries = await Promise.all(
         services.map(async (service) => {
           const replicas = await options.upstreams[service].readiness(1500)
