@@ -108,6 +108,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ],
     exposedHeaders: ['x-request-id', 'retry-after', 'location', 'idempotent-replayed'],
     maxAge: 600,
+    // An OPTIONS without the preflight headers gets the same 204, not a plain-text 400.
+    strictPreflight: false,
   })
 
   // Per client address: /auth has a bucket of its own, and a smaller one; everything else

@@ -284,6 +284,8 @@ t.test('CORS from the environment; security headers', async (t) => {
   t.equal(preflight.statusCode, 204)
   t.equal(preflight.headers['access-control-allow-origin'], 'https://app.example')
   t.equal(preflight.headers['access-control-allow-credentials'], 'true')
+  const bare = await app.inject({ method: 'OPTIONS', url: '/user/me' })
+  t.equal(bare.statusCode, 204, 'an OPTIONS without preflight headers is no error')
   const stranger = await app.inject({ url: '/', headers: { origin: 'https://evil.example' } })
   t.notOk(stranger.headers['access-control-allow-origin'], 'an unlisted origin gets no CORS')
 
