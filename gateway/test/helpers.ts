@@ -143,6 +143,8 @@ export interface FileStore {
   downloadGate?: () => Promise<void>
   /** What it serves at /openapi.json (404 while unset). */
   openapi?: object
+  /** Its answer to /health/ready: 200 while true, 503 once set false. */
+  ready: boolean
   stop(): Promise<void>
 }
 
@@ -187,7 +189,7 @@ export async function startFileStore(t: TestContext): Promise<FileStore> {
         return
       }
       if (url === '/health/ready') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}')
+        res.writeHead(store.ready ? 200 : 503, { 'content-type': 'application/json' }).end('{}')
         return
       }
       if (url === '/openapi.json') {
@@ -213,6 +215,7 @@ export async function startFileStore(t: TestContext): Promise<FileStore> {
     hits,
     echoed,
     uploadArrives: () => arrived.promise,
+    ready: true,
     async stop() {
       if (stopped) return
       stopped = true

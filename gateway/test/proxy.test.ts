@@ -6,6 +6,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { eventually } from '@tms/testing'
 import t from 'tap'
 import { request } from 'undici'
 import {
@@ -13,6 +14,7 @@ import {
   deadOrigin,
   listen,
   loginAs,
+  startFileStore,
   startGateway,
   startSystem,
   startWallet,
@@ -252,6 +254,46 @@ t.test('replicas share the load and a dead one is skipped', async (t) => {
   const deadReplica = gateway.upstreams.user.replicas[2]
   t.ok(deadReplica && !gateway.upstreams.user.isHealthy(deadReplica), 'the dead one is marked down')
 })
+
+t.test(
+  'a replica whose readiness probe fails leaves the rotation until it passes again',
+  async (t) => {
+    const system = await startSystem(t)
+    const second = await startFileStore(t)
+    const gateway = await startGateway(t, {
+      jwksUrl: system.auth.jwksUrl,
+      origins: {
+        auth: [system.auth.url],
+        user: [system.wallet.url],
+        academic: [system.files.url, second.url],
+        notifications: [await deadOrigin()],
+      },
+      upstream: { probeMs: 50 },
+    })
+    const student = await loginAs({ auth: system.auth, gateway }, 'student')
+    const academic = gateway.upstreams.academic
+    const [, secondReplica] = academic.replicas
+    const calls = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const res = await gateway.app.inject({
+          url: '/academic/class-sessions',
+          headers: bearer(student.access_token),
+        })
+        t.equal(res.statusCode, 200)
+      }
+    }
+    second.ready = false
+    await eventually(() => secondReplica && !secondReplica.ready, { what: 'the probe to see it' })
+    const before = second.echoed.length
+    await calls(6)
+    t.equal(second.echoed.length, before, 'the unready replica got nothing')
+
+    second.ready = true
+    await eventually(() => secondReplica?.ready, { what: 'the probe to see it back' })
+    await calls(6)
+    t.ok(second.echoed.length - before >= 2, 'back in the rotation')
+  },
+)
 
 t.test('rate limits per address, stricter on /auth: 429 problem with Retry-After', async (t) => {
   const system = await startSystem(t, { settings: { rateLimitAuthMax: 3, rateLimitMax: 5 } })
