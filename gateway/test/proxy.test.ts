@@ -58,7 +58,25 @@ t.test('forged forwarding and identity headers never reach a service', async (t)
   }
   t.equal(seen.authorization, `Bearer ${student.access_token}`, 'the token passes unchanged')
   t.equal(seen['x-request-id'], 'client-chosen-id.1', 'a well-formed request id is kept')
+  t.equal(
+    system.files.hits.at(-1),
+    'GET /academic/class-sessions?status=requested',
+    'path and query unchanged',
+  )
   t.equal(res.headers['x-request-id'], 'client-chosen-id.1')
+
+  // A percent-encoded path parameter (the email's @) reaches the service as sent.
+  const byEmail = await app.inject({
+    url: `/user/by-id/${encodeURIComponent(student.id)}`,
+    headers: bearer(student.access_token),
+  })
+  t.equal(byEmail.statusCode, 200, byEmail.body)
+  const encoded = await app.inject({
+    url: `/user/by-email/${encodeURIComponent(byEmail.json().email)}`,
+    headers: bearer(student.access_token),
+  })
+  t.equal(encoded.statusCode, 200, encoded.body)
+  t.equal(encoded.json().id, student.id)
 
   const made = await app.inject({
     url: '/academic/class-sessions',
