@@ -1,18 +1,26 @@
 import { ConfigError, type ConfigOf, type Env, env, type Field } from '@tms/config'
 
-/** A comma-separated list of http(s) origins, e.g. several replicas of one service. */
+/**
+ * A comma-separated list of http(s) origins, e.g. several replicas of one service; `none` (the
+ * notifications service's default until it exists) for a service that is not deployed.
+ */
 function originList(variable: string, fallback: string): Field<string[]> {
   return {
     variable,
     read(source: Env): string[] {
       const raw = source[variable] || fallback
+      if (raw.trim() === 'none') return []
       return raw.split(',').map((part) => {
         let url: URL | undefined
         try {
           url = new URL(part.trim())
         } catch {}
         if (!url || !['http:', 'https:'].includes(url.protocol) || url.pathname !== '/') {
-          throw new ConfigError(variable, 'comma-separated http:// or https:// origins', raw)
+          throw new ConfigError(
+            variable,
+            'comma-separated http:// or https:// origins, or none',
+            raw,
+          )
         }
         return url.origin
       })
@@ -49,7 +57,8 @@ export const configSpec = {
   authUpstreams: originList('AUTH_UPSTREAMS', 'http://127.0.0.1:8001'),
   userUpstreams: originList('USER_UPSTREAMS', 'http://127.0.0.1:8002'),
   academicUpstreams: originList('ACADEMIC_UPSTREAMS', 'http://127.0.0.1:8003'),
-  notificationsUpstreams: originList('NOTIFICATIONS_UPSTREAMS', 'http://127.0.0.1:8004'),
+  /** `none` until the notifications service exists; its routes answer 503 meanwhile. */
+  notificationsUpstreams: originList('NOTIFICATIONS_UPSTREAMS', 'none'),
   jwksUrl: env.url('JWKS_URL', {
     protocols: ['http:', 'https:'],
     default: 'http://127.0.0.1:8001/auth/.well-known/jwks.json',

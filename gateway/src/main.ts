@@ -42,7 +42,11 @@ const upstreams = createUpstreams(
     bodyTimeoutMs: config.upstreamTimeoutMs,
     downMs: config.upstreamDownMs,
     probeMs: config.healthProbeMs,
-    onChange: (replica, why) => logger.warn({ upstream: replica.origin, why }, 'replica changed'),
+    onChange: (replica, why) =>
+      logger[why === 'ready' ? 'info' : 'warn'](
+        { upstream: replica.origin, why },
+        'replica changed',
+      ),
   },
 )
 

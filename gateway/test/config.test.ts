@@ -10,6 +10,13 @@ t.test('defaults: the services on their local ports, no CORS, no proxy trusted',
   t.same(config.authUpstreams, ['http://127.0.0.1:8001'])
   t.same(config.userUpstreams, ['http://127.0.0.1:8002'])
   t.same(config.academicUpstreams, ['http://127.0.0.1:8003'])
+  t.same(config.notificationsUpstreams, [], 'not deployed until the service exists')
+  t.same(
+    readConfig(configSpec, { NOTIFICATIONS_UPSTREAMS: 'http://127.0.0.1:8004' })
+      .notificationsUpstreams,
+    ['http://127.0.0.1:8004'],
+  )
+  t.same(readConfig(configSpec, { ACADEMIC_UPSTREAMS: 'none' }).academicUpstreams, [])
   t.same(config.corsOrigins, [])
   t.equal(config.trustProxy, false)
   t.equal(config.metricsHost, '127.0.0.1')

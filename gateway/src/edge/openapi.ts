@@ -120,6 +120,7 @@ export class OpenApiMerger {
   /** True when the service's document changed (or went away). */
   private async fetchOne(service: Service): Promise<boolean> {
     const upstream = this.options.upstreams[service]
+    if (!upstream.deployed) return false
     const known = this.fetched.get(service)
     const timeoutMs = this.options.timeoutMs ?? 2000
     try {

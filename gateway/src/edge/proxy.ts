@@ -189,7 +189,8 @@ export async function edgeProxy(app: FastifyInstance, options: ProxyOptions) {
       sendProblem(reply, status, detail, status === 503 ? { headers: { 'retry-after': '1' } } : {})
     }
     await app.register(httpProxy, {
-      upstream: upstream.replicas[0]?.origin ?? '',
+      // Never dialled (forward.ts dispatches); a service not deployed answers 503 below.
+      upstream: upstream.replicas[0]?.origin ?? 'http://not-deployed.invalid',
       prefix,
       rewritePrefix: prefix,
       routes: [...byPattern.keys()].map((p) => p.slice(prefix.length) || '/'),
@@ -201,6 +202,10 @@ export async function edgeProxy(app: FastifyInstance, options: ProxyOptions) {
       disableRequestLogging: true,
       config: { edgeService: service },
       handler: (request, reply, dest) => {
+        if (!upstream.deployed) {
+          sendProblem(reply, 503, `the ${service} service is not deployed here`)
+          return
+        }
         const query = request.url.indexOf('?')
         return forward(request, reply, {
           upstream,

@@ -5,6 +5,8 @@
 //   200 stays out of the rotation until it does.
 // When every replica is out, requests still go round robin over all of them (one may be back;
 // a dead one refuses at once, which answers 503), so the gateway never refuses on a guess.
+// A service with no address at all is not deployed (the notifications service, say, until it
+// exists): its routes answer 503 and /health lists it without failing.
 import type { Clock } from '@tms/clock'
 import { Dispatcher, Pool } from 'undici'
 
@@ -45,7 +47,6 @@ export class Upstream extends Dispatcher {
 
   constructor(name: string, origins: readonly string[], options: UpstreamOptions) {
     super()
-    if (origins.length === 0) throw new Error(`upstream ${name} has no address`)
     this.name = name
     this.options = options
     this.replicas = origins.map((origin) => {
@@ -69,6 +70,11 @@ export class Upstream extends Dispatcher {
       })
       return replica
     })
+  }
+
+  /** False for a service configured with no address: nothing to send its requests to. */
+  get deployed(): boolean {
+    return this.replicas.length > 0
   }
 
   private now(): number {

@@ -8,7 +8,7 @@ import type { Upstream } from '../edge/upstreams.ts'
 
 const Status = Type.Union([Type.Literal('ok'), Type.Literal('down')])
 const ServiceHealth = Type.Object({
-  status: Status,
+  status: Type.Union([Status, Type.Literal('not deployed')]),
   replicas: Type.Array(Type.Object({ origin: Type.String(), status: Status })),
 })
 const HealthBody = Type.Object({
@@ -24,10 +24,12 @@ export async function serviceHealth(
   app.get(
     '/health',
     {
+      // Polled every few seconds by monitors (and by `scripts/tms up`): not a line each.
+      logLevel: 'warn',
       schema: {
         summary: "The gateway's and each service's readiness",
         description:
-          'Each replica of each service is asked for its readiness. 200 when every service has a ready replica, else 503 (the gateway still serves the others).',
+          'Each replica of each service is asked for its readiness. 200 when every deployed service has a ready replica, else 503 (the gateway still serves the others). A service configured with no address (`none`) is `not deployed` and does not count.',
         tags: ['gateway'],
         response: { 200: HealthBody, 503: HealthBody, 429: ProblemSchema },
       },
@@ -36,12 +38,15 @@ export async function serviceHealth(
       if (!options.keys.loaded()) await options.keys.warm()
       const entries = await Promise.all(
         services.map(async (service) => {
-          const replicas = await options.upstreams[service].readiness(1500)
+          const upstream = options.upstreams[service]
+          if (!upstream.deployed)
+            return [service, { status: 'not deployed', replicas: [] }] as const
+          const replicas = await upstream.readiness(1500)
           const status = replicas.some((r) => r.status === 'ok') ? 'ok' : 'down'
           return [service, { status, replicas }] as const
         }),
       )
-      const healthy = entries.every(([, s]) => s.status === 'ok')
+      const healthy = entries.every(([, s]) => s.status !== 'down')
       return reply.code(healthy ? 200 : 503).send({
         status: healthy ? 'ok' : 'degraded',
         gateway: { status: 'ok', signing_keys: options.keys.loaded() },
