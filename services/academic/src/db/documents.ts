@@ -1,0 +1,176 @@
+// The documents of tutor profiles, and the two tables that keep the store and the database in
+// step without ever listing the store:
+// - an intent (storage_key, created_at) is committed before an object is written; the
+//   transaction that records the document deletes it. An intent older than the sweep's grace
+//   period is an upload that never committed (a crash, a failed cleanup): the sweep deletes its
+//   object, if any, and the intent.
+// - a tombstone is inserted in the transaction that deletes a document row; the object is
+//   deleted after the commit, then the tombstone. One left behind is retried by the sweep.
+// So a document row never points at a missing object, and no object outlives its row for
+// longer than the grace period.
+import type { Migration } from '@tms/db'
+import { type Kysely, sql, type Transaction } from 'kysely'
+import type { DocumentKind, DocumentStatus } from '../domain/profiles.ts'
+import type { AcademicDatabase } from './schema.ts'
+
+export interface DocumentTable {
+  id: string
+  profile_id: string
+  kind: DocumentKind
+  /** Generated (see storage/store.ts), never from client input. */
+  storage_key: string
+  /** The client's name, made safe (storage/filename.ts); only for Content-Disposition. */
+  filename: string
+  /** Decided from the bytes. */
+  content_type: string
+  size: number
+  /** Hex SHA-256 of the bytes, computed while they streamed in. */
+  sha256: string
+  status: DocumentStatus
+  review_note: string | null
+  reviewed_by: string | null
+  reviewed_at: Date | null
+  created_at: Date
+  updated_at: Date
+}
+
+export interface StorageMarkTable {
+  storage_key: string
+  created_at: Date
+}
+
+export interface DocumentTables {
+  tutor_documents: DocumentTable
+  document_intents: StorageMarkTable
+  document_tombstones: StorageMarkTable
+}
+
+type Db = Kysely<AcademicDatabase> | Transaction<AcademicDatabase>
+
+const time = sql`datetime(3)`
+const id = 'varchar(64)'
+const key = 'char(36)'
+
+export const documentsMigration: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('tutor_documents')
+      .addColumn('id', id, (c) => c.primaryKey())
+      .addColumn('profile_id', id, (c) => c.notNull().references('tutor_profiles.id'))
+      .addColumn('kind', 'varchar(16)', (c) => c.notNull())
+      .addColumn('storage_key', key, (c) => c.notNull().unique())
+      .addColumn('filename', 'varchar(255)', (c) => c.notNull())
+      .addColumn('content_type', 'varchar(64)', (c) => c.notNull())
+      .addColumn('size', 'integer', (c) => c.notNull())
+      .addColumn('sha256', 'char(64)', (c) => c.notNull())
+      .addColumn('status', 'varchar(16)', (c) => c.notNull())
+      .addColumn('review_note', 'varchar(1000)')
+      .addColumn('reviewed_by', id)
+      .addColumn('reviewed_at', time)
+      .addColumn('created_at', time, (c) => c.notNull())
+      .addColumn('updated_at', time, (c) => c.notNull())
+      .execute()
+    // A profile's documents, in upload order (ids are time-ordered).
+    await db.schema
+      .createIndex('tutor_documents_profile')
+      .on('tutor_documents')
+      .columns(['profile_id', 'id'])
+      .execute()
+    for (const table of ['document_intents', 'document_tombstones']) {
+      await db.schema
+        .createTable(table)
+        .addColumn('storage_key', key, (c) => c.primaryKey())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .execute()
+      // The sweep takes the oldest first.
+      await db.schema
+        .createIndex(`${table}_created`)
+        .on(table)
+        .columns(['created_at', 'storage_key'])
+        .execute()
+    }
+  },
+  async down(db: Kysely<unknown>) {
+    for (const table of ['document_tombstones', 'document_intents', 'tutor_documents']) {
+      await db.schema.dropTable(table).ifExists().execute()
+    }
+  },
+}
+
+/** A profile's documents, oldest first. */
+export function documentsOf(db: Db, profileId: string): Promise<DocumentTable[]> {
+  return db
+    .selectFrom('tutor_documents')
+    .selectAll()
+    .where('profile_id', '=', profileId)
+    .orderBy('id')
+    .execute()
+}
+
+/** The documents of several profiles, oldest first. */
+export async function documentsOfProfiles(
+  db: Db,
+  profileIds: readonly string[],
+): Promise<DocumentTable[]> {
+  if (profileIds.length === 0) return []
+  return db
+    .selectFrom('tutor_documents')
+    .selectAll()
+    .where('profile_id', 'in', profileIds)
+    .orderBy('profile_id')
+    .orderBy('id')
+    .execute()
+}
+
+export function findDocument(
+  db: Db,
+  profileId: string,
+  documentId: string,
+): Promise<DocumentTable | undefined> {
+  return db
+    .selectFrom('tutor_documents')
+    .selectAll()
+    .where('id', '=', documentId)
+    .where('profile_id', '=', profileId)
+    .executeTakeFirst()
+}
+
+type MarkTable = 'document_intents' | 'document_tombstones'
+
+/** Records marks of the keys (intents before writing, tombstones with a deletion). */
+export async function mark(db: Db, table: MarkTable, keys: readonly string[], now: Date) {
+  if (keys.length === 0) return
+  await db
+    .insertInto(table)
+    .values(keys.map((storage_key) => ({ storage_key, created_at: now })))
+    .execute()
+}
+
+/** Deletes the marks of the keys; how many there were. */
+export async function unmark(db: Db, table: MarkTable, keys: readonly string[]): Promise<number> {
+  if (keys.length === 0) return 0
+  const result = await db.deleteFrom(table).where('storage_key', 'in', keys).executeTakeFirst()
+  return Number(result.numDeletedRows)
+}
+
+/**
+ * Marks older than `before`, oldest first, locked for this transaction; rows another replica
+ * holds are skipped (SKIP LOCKED: MariaDB 10.6+ and MySQL 8.0+), so replicas share the work.
+ */
+export function lockStaleMarks(
+  trx: Transaction<AcademicDatabase>,
+  table: MarkTable,
+  before: Date,
+  limit: number,
+): Promise<StorageMarkTable[]> {
+  return trx
+    .selectFrom(table)
+    .selectAll()
+    .where('created_at', '<', before)
+    .orderBy('created_at')
+    .orderBy('storage_key')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute()
+}

@@ -1,0 +1,625 @@
+// What each tutor-profile endpoint does, between the HTTP routes (which read forms and bodies)
+// and the database and store. Every change of a profile locks its row first, so concurrent
+// edits, reviews, uploads and deletions of one profile happen one after another.
+import type { Readable } from 'node:stream'
+import type { Bus } from '@tms/bus'
+import { isDuplicateKey, newId, transaction } from '@tms/db'
+import { httpError, problemType } from '@tms/http'
+import type { Transaction } from 'kysely'
+import {
+  type DocumentTable,
+  documentsOf,
+  documentsOfProfiles,
+  findDocument,
+  mark,
+  unmark,
+} from '../db/documents.ts'
+import {
+  type BrowseCursor,
+  type BrowseFilters,
+  browseProfiles,
+  findProfile,
+  lockProfile,
+  type ProfileRow,
+  profileOfUser,
+  setSubjects,
+  subjectsOf,
+} from '../db/profiles.ts'
+import type { AcademicDatabase, TutorProfileTable } from '../db/schema.ts'
+import {
+  browseVisibility,
+  type Caller,
+  checkCurrency,
+  checkEditableFields,
+  checkRemovable,
+  type DocumentStatus,
+  mayChange,
+  maySeeDocuments,
+  parseBio,
+  parseHourlyRate,
+  parseSubjects,
+  planDocuments,
+  type ReviewDecision,
+  RuleViolation,
+  reviewProfile,
+  type Standing,
+  standing,
+  statusAfterOwnerChange,
+  statusAfterRoleChange,
+} from '../domain/profiles.ts'
+import type { ReceivedFile, ReceivedForm } from '../routes/tutor-profiles-form.ts'
+import { discardUploads, type ObjectDeps, removeObjects, storeUploads } from './document-objects.ts'
+
+type Trx = Transaction<AcademicDatabase>
+
+export interface ProfileDeps extends ObjectDeps {
+  bus: Pick<Bus<AcademicDatabase>, 'enqueue'>
+  /** The deployment's currency. */
+  currency: string
+  /** Test hook: runs after the uploads are stored, before the transaction that records them. */
+  afterStore?: () => Promise<void>
+}
+
+const noSuchProfile = () => httpError(404, 'no such tutor profile')
+const noSuchDocument = () => httpError(404, 'no such document')
+
+// ---------------------------------------------------------------------------------------------
+// Views
+
+export interface DocumentView {
+  id: string
+  kind: string
+  filename: string
+  content_type: string
+  size: number
+  sha256: string
+  status: DocumentStatus
+  review_note: string | null
+  reviewed_by?: string | null
+  reviewed_at: string | null
+  created_at: string
+}
+
+export interface ProfileView {
+  id: string
+  user_id: string
+  username: string | null
+  name: string | null
+  status: string
+  bio: string
+  subjects: string[]
+  hourly_rate: number
+  currency: string
+  review_note?: string | null
+  reviewed_by?: string | null
+  reviewed_at?: string | null
+  created_at: string
+  updated_at: string
+  documents?: DocumentView[]
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null)
+
+export function documentView(d: DocumentTable, s: Standing): DocumentView {
+  return {
+    id: d.id,
+    kind: d.kind,
+    filename: d.filename,
+    content_type: d.content_type,
+    size: d.size,
+    sha256: d.sha256,
+    status: d.status,
+    review_note: d.review_note,
+    // Which admin reviewed is for admins (as the wallet keeps the acting admin from the owner).
+    ...(s === 'admin' ? { reviewed_by: d.reviewed_by } : {}),
+    reviewed_at: iso(d.reviewed_at),
+    created_at: d.created_at.toISOString(),
+  }
+}
+
+/**
+ * A profile as the caller may see it: the review and the documents only for its owner and
+ * admins (others see an approved profile, nothing of how it got there).
+ */
+export function profileView(
+  p: ProfileRow,
+  subjects: string[],
+  documents: DocumentTable[] | undefined,
+  s: Standing,
+): ProfileView {
+  const view: ProfileView = {
+    id: p.id,
+    user_id: p.user_id,
+    username: p.username,
+    name: p.name,
+    status: p.status,
+    bio: p.bio,
+    subjects,
+    hourly_rate: p.hourly_rate,
+    currency: p.currency,
+    created_at: p.created_at.toISOString(),
+    updated_at: p.updated_at.toISOString(),
+  }
+  if (maySeeDocuments(s)) {
+    view.review_note = p.review_note
+    if (s === 'admin') view.reviewed_by = p.reviewed_by
+    view.reviewed_at = iso(p.reviewed_at)
+    view.documents = (documents ?? []).map((d) => documentView(d, s))
+  }
+  return view
+}
+
+async function viewOf(deps: ProfileDeps, caller: Caller | null, profileId: string) {
+  const p = await findProfile(deps.db, profileId)
+  if (!p) throw noSuchProfile()
+  const s = standing(caller, p)
+  if (s === 'none') throw noSuchProfile()
+  const subjects = (await subjectsOf(deps.db, [p.id])).get(p.id) ?? []
+  const documents = maySeeDocuments(s) ? await documentsOf(deps.db, p.id) : undefined
+  return profileView(p, subjects, documents, s)
+}
+
+export function getProfile(deps: ProfileDeps, caller: Caller | null, profileId: string) {
+  return viewOf(deps, caller, profileId)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Browse
+
+export type BrowseQuery = Omit<BrowseFilters, 'visibility'>
+
+export async function browse(deps: ProfileDeps, caller: Caller | null, query: BrowseQuery) {
+  const { rows, next } = await browseProfiles(deps.db, {
+    ...query,
+    visibility: browseVisibility(caller),
+  })
+  const ids = rows.map((r) => r.id)
+  const subjects = await subjectsOf(deps.db, ids)
+  const owned = rows.filter((r) => maySeeDocuments(standing(caller, r))).map((r) => r.id)
+  const documents = await documentsOfProfiles(deps.db, owned)
+  return {
+    items: rows.map((r) =>
+      profileView(
+        r,
+        subjects.get(r.id) ?? [],
+        documents.filter((d) => d.profile_id === r.id),
+        standing(caller, r),
+      ),
+    ),
+    next_cursor: next ? encodeCursor(next) : null,
+  }
+}
+
+export function encodeCursor(cursor: BrowseCursor): string {
+  return Buffer.from(JSON.stringify([cursor.order, cursor.id, cursor.rate ?? null])).toString(
+    'base64url',
+  )
+}
+
+/** The cursor a previous page gave, for the same order; anything else is 400. */
+export function decodeCursor(text: string, order: BrowseCursor['order']): BrowseCursor {
+  const invalid = () =>
+    httpError(400, 'the cursor is not one this list gave', {
+      errors: [{ field: 'cursor', message: 'is not valid for this order' }],
+    })
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'))
+  } catch {
+    throw invalid()
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 3) throw invalid()
+  const [o, id, rate] = parsed as unknown[]
+  if (o !== order || typeof id !== 'string' || id.length < 1 || id.length > 64) throw invalid()
+  if (order === 'newest') return { order, id }
+  if (typeof rate !== 'number' || !Number.isSafeInteger(rate)) throw invalid()
+  return { order, id, rate }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Create, add and remove documents
+
+function fieldRequired(field: string) {
+  return new RuleViolation(400, `${field} is required`, [{ field, message: 'is required' }])
+}
+
+/** Stores the form's files and records them with `record`, or leaves nothing behind. */
+async function storeAndRecord<T>(
+  deps: ProfileDeps,
+  files: readonly ReceivedFile[],
+  record: (trx: Trx, documents: DocumentTable[]) => Promise<T>,
+): Promise<T> {
+  const keys = await storeUploads(
+    deps,
+    files.map((f) => f.upload),
+  )
+  try {
+    await deps.afterStore?.()
+    return await transaction(deps.db, async (trx) => {
+      const now = deps.clock.now()
+      const documents = files.map(
+        (f, i): DocumentTable => ({
+          id: newId(),
+          profile_id: '',
+          kind: f.kind,
+          storage_key: keys[i] as string,
+          filename: f.filename,
+          content_type: f.upload.type.contentType,
+          size: f.upload.size,
+          sha256: f.upload.sha256,
+          status: 'pending',
+          review_note: null,
+          reviewed_by: null,
+          reviewed_at: null,
+          created_at: now,
+          updated_at: now,
+        }),
+      )
+      const result = await record(trx, documents)
+      // Waits for a sweep holding these intents; if it deleted them (an upload older than the
+      // grace period), its objects are gone and nothing may point at them.
+      if ((await unmark(trx, 'document_intents', keys)) !== keys.length) {
+        throw httpError(503, 'the upload took too long and was discarded; send it again', {
+          headers: { 'retry-after': '1' },
+        })
+      }
+      return result
+    })
+  } catch (err) {
+    await discardUploads(deps, keys)
+    throw err
+  }
+}
+
+async function insertDocuments(trx: Trx, profileId: string, documents: DocumentTable[]) {
+  if (documents.length === 0) return
+  for (const d of documents) d.profile_id = profileId
+  await trx.insertInto('tutor_documents').values(documents).execute()
+}
+
+/** The text fields of the create form: an admin names the tutor the profile is for. */
+export function createFields(caller: Caller): string[] {
+  const fields = ['bio', 'subjects', 'hourly_rate', 'currency']
+  return caller.role === 'admin' ? [...fields, 'user_id'] : fields
+}
+
+/** Before the body is read: a tutor who has a profile already is refused at once. */
+export async function checkNoProfileYet(deps: ProfileDeps, caller: Caller): Promise<void> {
+  if (caller.role === 'tutor' && (await profileOfUser(deps.db, caller.id))) {
+    throw profileExists()
+  }
+}
+
+const profileExists = () =>
+  httpError(409, 'this tutor has a profile already; change it instead', {
+    type: problemType('profile-exists'),
+  })
+
+export async function createProfile(
+  deps: ProfileDeps,
+  caller: Caller,
+  form: ReceivedForm,
+): Promise<ProfileView> {
+  const f = form.fields
+  const userId = caller.role === 'admin' ? f.user_id?.trim() : caller.id
+  if (!userId) throw fieldRequired('user_id')
+  const bio = parseBio(f.bio ?? '')
+  if (f.subjects === undefined) throw fieldRequired('subjects')
+  const subjects = parseSubjects(f.subjects)
+  if (f.hourly_rate === undefined) throw fieldRequired('hourly_rate')
+  const hourlyRate = parseHourlyRate(f.hourly_rate)
+  const currency = checkCurrency(f.currency, deps.currency)
+  planDocuments(
+    [],
+    form.files.map((file) => file.kind),
+    true,
+  )
+  const profileId = newId()
+  try {
+    await storeAndRecord(deps, form.files, async (trx, documents) => {
+      // The account's role as the auth events left it, locked: a role change waits for this
+      // profile and then rejects it, or has happened and refuses it here.
+      const user = await trx
+        .selectFrom('users')
+        .select('role')
+        .where('user_id', '=', userId)
+        .forUpdate()
+        .executeTakeFirst()
+      if (caller.role === 'admin' && !user) throw httpError(404, 'no such tutor account')
+      if (user && user.role !== 'tutor') {
+        throw caller.role === 'admin'
+          ? httpError(409, 'the account is not a tutor')
+          : httpError(403, 'your account is no longer a tutor')
+      }
+      const now = deps.clock.now()
+      await trx
+        .insertInto('tutor_profiles')
+        .values({
+          id: profileId,
+          user_id: userId,
+          status: 'pending',
+          bio,
+          hourly_rate: hourlyRate,
+          currency,
+          review_note: null,
+          reviewed_by: null,
+          reviewed_at: null,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute()
+      await setSubjects(trx, profileId, subjects)
+      await insertDocuments(trx, profileId, documents)
+    })
+  } catch (err) {
+    if (isDuplicateKey(err)) throw profileExists()
+    throw err
+  }
+  return viewOf(deps, caller, profileId)
+}
+
+/** Loads and locks a profile the caller may change (else 403/404). */
+async function changeable(trx: Trx, caller: Caller, profileId: string) {
+  const profile = await lockProfile(trx, profileId)
+  if (!profile) throw noSuchProfile()
+  mayChange(caller, profile)
+  return profile
+}
+
+/** Before the body is read: the caller may change the profile. */
+export async function checkMayChange(deps: ProfileDeps, caller: Caller, profileId: string) {
+  const profile = await findProfile(deps.db, profileId)
+  if (!profile) throw noSuchProfile()
+  mayChange(caller, profile)
+}
+
+/** The owner's change resubmits a rejected profile. */
+async function touch(trx: Trx, caller: Caller, profile: TutorProfileTable, now: Date) {
+  const status =
+    standing(caller, profile) === 'owner' ? statusAfterOwnerChange(profile.status) : profile.status
+  await trx
+    .updateTable('tutor_profiles')
+    .set({ status, updated_at: now })
+    .where('id', '=', profile.id)
+    .execute()
+}
+
+/**
+ * Adds the form's documents; a new cv or id card replaces the current one, whose object is
+ * deleted after the commit.
+ */
+export async function addDocuments(
+  deps: ProfileDeps,
+  caller: Caller,
+  profileId: string,
+  form: ReceivedForm,
+): Promise<ProfileView> {
+  const incoming = form.files.map((f) => f.kind)
+  planDocuments([], incoming, false)
+  const replacedKeys = await storeAndRecord(deps, form.files, async (trx, documents) => {
+    const profile = await changeable(trx, caller, profileId)
+    const existing = await documentsOf(trx, profileId)
+    const { replaced } = planDocuments(existing, incoming, false)
+    const now = deps.clock.now()
+    const keys = existing.filter((d) => replaced.includes(d.id)).map((d) => d.storage_key)
+    if (replaced.length > 0) {
+      await trx.deleteFrom('tutor_documents').where('id', 'in', replaced).execute()
+      await mark(trx, 'document_tombstones', keys, now)
+    }
+    await insertDocuments(trx, profileId, documents)
+    await touch(trx, caller, profile, now)
+    return keys
+  })
+  await removeObjects(deps, replacedKeys)
+  return viewOf(deps, caller, profileId)
+}
+
+export async function removeDocument(
+  deps: ProfileDeps,
+  caller: Caller,
+  profileId: string,
+  documentId: string,
+): Promise<void> {
+  const key = await transaction(deps.db, async (trx) => {
+    const profile = await changeable(trx, caller, profileId)
+    const document = await findDocument(trx, profileId, documentId)
+    if (!document) throw noSuchDocument()
+    checkRemovable(document.kind)
+    const now = deps.clock.now()
+    await trx.deleteFrom('tutor_documents').where('id', '=', documentId).execute()
+    await mark(trx, 'document_tombstones', [document.storage_key], now)
+    await touch(trx, caller, profile, now)
+    return document.storage_key
+  })
+  await removeObjects(deps, [key])
+}
+
+/** Deletes the profile, its subjects and documents; their objects go after the commit. */
+export async function deleteProfile(
+  deps: ProfileDeps,
+  caller: Caller,
+  profileId: string,
+): Promise<void> {
+  const keys = await transaction(deps.db, async (trx) => {
+    await changeable(trx, caller, profileId)
+    const documents = await documentsOf(trx, profileId)
+    const keys = documents.map((d) => d.storage_key)
+    await mark(trx, 'document_tombstones', keys, deps.clock.now())
+    await trx.deleteFrom('tutor_documents').where('profile_id', '=', profileId).execute()
+    await trx.deleteFrom('tutor_subjects').where('profile_id', '=', profileId).execute()
+    await trx.deleteFrom('tutor_profiles').where('id', '=', profileId).execute()
+    return keys
+  })
+  await removeObjects(deps, keys)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Edit and review
+
+export interface ProfileChanges {
+  bio?: string
+  subjects?: string | string[]
+  hourly_rate?: number | string
+  status?: ReviewDecision
+  review_note?: string | null
+}
+
+export async function updateProfile(
+  deps: ProfileDeps,
+  caller: Caller,
+  profileId: string,
+  changes: ProfileChanges,
+): Promise<ProfileView> {
+  const fields = Object.keys(changes).filter(
+    (k) => changes[k as keyof ProfileChanges] !== undefined,
+  )
+  if (fields.length === 0) {
+    throw httpError(400, 'nothing to change', {
+      errors: [{ field: 'body', message: 'send at least one field' }],
+    })
+  }
+  await transaction(deps.db, async (trx) => {
+    const profile = await changeable(trx, caller, profileId)
+    const s = standing(caller, profile) as 'admin' | 'owner'
+    checkEditableFields(s, fields)
+    const now = deps.clock.now()
+    const set: Partial<TutorProfileTable> = { updated_at: now }
+    if (changes.bio !== undefined) set.bio = parseBio(changes.bio)
+    if (changes.hourly_rate !== undefined) set.hourly_rate = parseHourlyRate(changes.hourly_rate)
+    if (changes.subjects !== undefined) {
+      const list = Array.isArray(changes.subjects) ? changes.subjects.join(',') : changes.subjects
+      await setSubjects(trx, profileId, parseSubjects(list))
+    }
+    if (s === 'owner') set.status = statusAfterOwnerChange(profile.status)
+    if (changes.status !== undefined) {
+      const cv = (await documentsOf(trx, profileId)).find((d) => d.kind === 'cv')
+      const owner = await trx
+        .selectFrom('users')
+        .select('role')
+        .where('user_id', '=', profile.user_id)
+        .executeTakeFirst()
+      const { changed } = reviewProfile(changes.status, {
+        current: profile.status,
+        cvStatus: cv?.status,
+        ownerRole: owner?.role,
+      })
+      Object.assign(set, {
+        status: changes.status,
+        review_note: changes.review_note ?? null,
+        reviewed_by: caller.id,
+        reviewed_at: now,
+      })
+      if (changed) {
+        await deps.bus.enqueue(trx, `academic.tutor-profile.${changes.status}`, {
+          profile_id: profile.id,
+          user_id: profile.user_id,
+          reviewed_by: caller.id,
+          review_note: changes.review_note ?? null,
+        })
+      }
+    }
+    await trx.updateTable('tutor_profiles').set(set).where('id', '=', profileId).execute()
+  })
+  return viewOf(deps, caller, profileId)
+}
+
+export async function reviewDocument(
+  deps: ProfileDeps,
+  admin: Caller,
+  profileId: string,
+  documentId: string,
+  decision: { status: ReviewDecision; review_note?: string | null },
+): Promise<DocumentView> {
+  return transaction(deps.db, async (trx) => {
+    // The profile's lock orders this review with the profile's own (which reads the cv's).
+    if (!(await lockProfile(trx, profileId))) throw noSuchProfile()
+    const document = await findDocument(trx, profileId, documentId)
+    if (!document) throw noSuchDocument()
+    const now = deps.clock.now()
+    const reviewed: DocumentTable = {
+      ...document,
+      status: decision.status,
+      review_note: decision.review_note ?? null,
+      reviewed_by: admin.id,
+      reviewed_at: now,
+      updated_at: now,
+    }
+    await trx
+      .updateTable('tutor_documents')
+      .set({
+        status: reviewed.status,
+        review_note: reviewed.review_note,
+        reviewed_by: reviewed.reviewed_by,
+        reviewed_at: reviewed.reviewed_at,
+        updated_at: now,
+      })
+      .where('id', '=', documentId)
+      .execute()
+    return documentView(reviewed, 'admin')
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a document
+
+export async function openDocument(
+  deps: ProfileDeps,
+  caller: Caller,
+  profileId: string,
+  documentId: string,
+): Promise<{ document: DocumentTable; stream: Readable }> {
+  const profile = await findProfile(deps.db, profileId)
+  if (!profile || !maySeeDocuments(standing(caller, profile))) throw noSuchDocument()
+  const document = await findDocument(deps.db, profileId, documentId)
+  if (!document) throw noSuchDocument()
+  const found = await deps.store.open(document.storage_key)
+  if (!found) {
+    // The scheme of db/documents.ts makes this impossible; say so loudly if it happens.
+    deps.logger.error({ document_id: documentId }, 'a document row points at a missing object')
+    throw noSuchDocument()
+  }
+  return { document, stream: found.stream }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Role changes (auth.user.role-changed, in the consumer's transaction)
+
+/**
+ * A tutor whose role is taken away stops being bookable: their profile is rejected (booking
+ * reads tutor_profiles.status), with the admin who changed the role as reviewer, and the
+ * rejection is published like any other.
+ */
+export async function profileAfterRoleChange(
+  trx: Trx,
+  bus: Pick<Bus<AcademicDatabase>, 'enqueue'>,
+  change: { user_id: string; role: Caller['role']; changed_by: string },
+  now: Date,
+): Promise<void> {
+  const profile = await trx
+    .selectFrom('tutor_profiles')
+    .selectAll()
+    .where('user_id', '=', change.user_id)
+    .forUpdate()
+    .executeTakeFirst()
+  if (!profile) return
+  const { status, changed } = statusAfterRoleChange(profile.status, change.role)
+  if (!changed) return
+  const note = `the account's role changed to ${change.role}`
+  await trx
+    .updateTable('tutor_profiles')
+    .set({
+      status,
+      review_note: note,
+      reviewed_by: change.changed_by,
+      reviewed_at: now,
+      updated_at: now,
+    })
+    .where('id', '=', profile.id)
+    .execute()
+  await bus.enqueue(trx, 'academic.tutor-profile.rejected', {
+    profile_id: profile.id,
+    user_id: profile.user_id,
+    reviewed_by: change.changed_by,
+    review_note: note,
+  })
+}
