@@ -69,8 +69,12 @@ t.test('who may change a profile', async (t) => {
     const profile = { user_id: tutor.id, status }
     t.doesNotThrow(() => mayChange(tutor, profile), `owner, ${status}`)
     t.doesNotThrow(() => mayChange(admin, profile), `admin, ${status}`)
-    t.equal(refusal(() => mayChange(student, profile))?.status, 403, `student, ${status}`)
-    t.equal(refusal(() => mayChange(otherTutor, profile))?.status, 404, `other tutor, ${status}`)
+    t.equal(refusal(() => mayChange(student, profile))?.refusal, 'forbidden', `student, ${status}`)
+    t.equal(
+      refusal(() => mayChange(otherTutor, profile))?.refusal,
+      'hidden',
+      `other tutor, ${status}`,
+    )
   }
 })
 
@@ -78,13 +82,17 @@ t.test('which fields each may set', async (t) => {
   t.doesNotThrow(() => checkEditableFields('owner', ['bio', 'subjects', 'hourly_rate']))
   for (const sneaky of ['status', 'review_note', 'user_id', 'reviewed_by', 'reviewed_at', 'id']) {
     const err = refusal(() => checkEditableFields('owner', ['bio', sneaky]))
-    t.equal(err?.status, 400, `owner: ${sneaky}`)
+    t.equal(err?.refusal, 'invalid', `owner: ${sneaky}`)
     t.same(err?.errors, [{ field: sneaky, message: 'is not an accepted field' }])
   }
   t.doesNotThrow(() => checkEditableFields('admin', ['bio', 'status', 'review_note']))
   t.doesNotThrow(() => checkEditableFields('admin', ['status']))
-  t.equal(refusal(() => checkEditableFields('admin', ['user_id']))?.status, 400)
-  t.equal(refusal(() => checkEditableFields('admin', ['review_note']))?.status, 400, 'a note alone')
+  t.equal(refusal(() => checkEditableFields('admin', ['user_id']))?.refusal, 'invalid')
+  t.equal(
+    refusal(() => checkEditableFields('admin', ['review_note']))?.refusal,
+    'invalid',
+    'a note alone',
+  )
 })
 
 t.test('profile fields', async (t) => {
@@ -101,20 +109,20 @@ t.test('profile fields', async (t) => {
     'a\u0000b',
     Array.from({ length: 21 }, (_, i) => `s${i}`).join(','),
   ]) {
-    t.equal(refusal(() => parseSubjects(bad))?.status, 400, JSON.stringify(bad).slice(0, 40))
+    t.equal(refusal(() => parseSubjects(bad))?.refusal, 'invalid', JSON.stringify(bad).slice(0, 40))
   }
   t.equal(parseHourlyRate('2500'), 2500)
   t.equal(parseHourlyRate(1), 1)
   t.equal(parseHourlyRate('10000000'), 10_000_000)
   for (const bad of ['0', '-5', '12.50', '1e3', '', 'abc', '10000001', '0x10', 1.5, ' 25 00']) {
-    t.equal(refusal(() => parseHourlyRate(bad))?.status, 400, `rate ${JSON.stringify(bad)}`)
+    t.equal(refusal(() => parseHourlyRate(bad))?.refusal, 'invalid', `rate ${JSON.stringify(bad)}`)
   }
   t.equal(parseBio('  Hello\nworld  '), 'Hello\nworld')
-  t.equal(refusal(() => parseBio('x'.repeat(5001)))?.status, 400)
-  t.equal(refusal(() => parseBio('bell\u0007'))?.status, 400)
+  t.equal(refusal(() => parseBio('x'.repeat(5001)))?.refusal, 'invalid')
+  t.equal(refusal(() => parseBio('bell\u0007'))?.refusal, 'invalid')
   t.equal(checkCurrency(undefined, 'usd'), 'usd')
   t.equal(checkCurrency('USD', 'usd'), 'usd')
-  t.equal(refusal(() => checkCurrency('eur', 'usd'))?.status, 400)
+  t.equal(refusal(() => checkCurrency('eur', 'usd'))?.refusal, 'invalid')
 })
 
 t.test('documents a profile holds', async (t) => {
@@ -125,16 +133,16 @@ t.test('documents a profile holds', async (t) => {
     t.equal(documentKindOf(unknown), undefined, unknown)
   }
   t.doesNotThrow(() => checkFileCount('cv', 0))
-  t.equal(refusal(() => checkFileCount('cv', 1))?.status, 400, 'two cvs in one request')
-  t.equal(refusal(() => checkFileCount('id_card', 1))?.status, 400)
+  t.equal(refusal(() => checkFileCount('cv', 1))?.refusal, 'invalid', 'two cvs in one request')
+  t.equal(refusal(() => checkFileCount('id_card', 1))?.refusal, 'invalid')
   t.doesNotThrow(() => checkFileCount('certificate', MAX_CERTIFICATES - 1))
-  t.equal(refusal(() => checkFileCount('certificate', MAX_CERTIFICATES))?.status, 400)
+  t.equal(refusal(() => checkFileCount('certificate', MAX_CERTIFICATES))?.refusal, 'invalid')
 
   t.same(planDocuments([], ['cv', 'certificate'], true), { replaced: [] })
   const noCv = refusal(() => planDocuments([], ['id_card'], true))
-  t.equal(noCv?.status, 400, 'creating without a cv')
+  t.equal(noCv?.refusal, 'invalid', 'creating without a cv')
   t.same(noCv?.errors, [{ field: 'cv', message: 'is required' }])
-  t.equal(refusal(() => planDocuments([{ id: 'd1', kind: 'cv' }], [], false))?.status, 400)
+  t.equal(refusal(() => planDocuments([{ id: 'd1', kind: 'cv' }], [], false))?.refusal, 'invalid')
   const existing = [
     { id: 'cv1', kind: 'cv' as const },
     { id: 'id1', kind: 'id_card' as const },
@@ -149,11 +157,11 @@ t.test('documents a profile holds', async (t) => {
     },
   )
   t.equal(
-    refusal(() => planDocuments(existing, Array(5).fill('certificate'), false))?.status,
-    409,
+    refusal(() => planDocuments(existing, Array(5).fill('certificate'), false))?.refusal,
+    'conflict',
     'a sixth certificate',
   )
-  t.equal(refusal(() => checkRemovable('cv'))?.status, 409)
+  t.equal(refusal(() => checkRemovable('cv'))?.refusal, 'conflict')
   t.doesNotThrow(() => checkRemovable('id_card'))
   t.doesNotThrow(() => checkRemovable('certificate'))
 })
@@ -175,16 +183,17 @@ t.test('statuses', async (t) => {
     })
     for (const cvStatus of ['pending', 'rejected', undefined] as const) {
       t.equal(
-        refusal(() => reviewProfile('approved', { current, cvStatus, ownerRole: 'tutor' }))?.status,
-        409,
+        refusal(() => reviewProfile('approved', { current, cvStatus, ownerRole: 'tutor' }))
+          ?.refusal,
+        'conflict',
         `approve with a ${cvStatus} cv`,
       )
     }
     for (const ownerRole of ['student', 'admin'] as const) {
       t.equal(
         refusal(() => reviewProfile('approved', { current, cvStatus: 'approved', ownerRole }))
-          ?.status,
-        409,
+          ?.refusal,
+        'conflict',
         `approve a ${ownerRole}'s profile`,
       )
     }

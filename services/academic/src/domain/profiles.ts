@@ -27,15 +27,40 @@ export interface FieldError {
   message: string
 }
 
-/** A refusal of a rule: `status` is the HTTP status that says it (400, 403, 404, 409). */
+/**
+ * How a rule refuses: `invalid` input (naming the fields), `forbidden` for the caller's role,
+ * `hidden` (missing, or not the caller's to know of), a `conflict` with the current state.
+ * routes/problems.ts says which HTTP status each is.
+ */
+export type Refusal = 'invalid' | 'forbidden' | 'hidden' | 'conflict'
+
 export class RuleViolation extends Error {
-  readonly status: 400 | 403 | 404 | 409
+  override name = 'RuleViolation'
+  readonly refusal: Refusal
   readonly errors: FieldError[] | undefined
-  constructor(status: 400 | 403 | 404 | 409, detail: string, errors?: FieldError[]) {
+  constructor(refusal: Refusal, detail: string, errors?: FieldError[]) {
     super(detail)
-    this.name = 'RuleViolation'
-    this.status = status
+    this.refusal = refusal
     this.errors = errors
+  }
+}
+
+/** One tutor, one profile. */
+export class ProfileExistsError extends Error {
+  override name = 'ProfileExistsError'
+  constructor() {
+    super('this tutor has a profile already; change it instead')
+  }
+}
+
+/**
+ * An upload that took longer than the sweep's grace period: the sweep removed its objects, so
+ * it is not recorded. Sending it again works.
+ */
+export class UploadDiscardedError extends Error {
+  override name = 'UploadDiscardedError'
+  constructor() {
+    super('the upload took too long and was discarded; send it again')
   }
 }
 
@@ -81,9 +106,9 @@ export function mayChange(caller: Caller, profile: ProfileFacts): void {
   const s = standing(caller, profile)
   if (s === 'admin' || s === 'owner') return
   if (caller.role === 'student') {
-    throw new RuleViolation(403, 'tutor profiles are changed by their tutor or an admin')
+    throw new RuleViolation('forbidden', 'tutor profiles are changed by their tutor or an admin')
   }
-  throw new RuleViolation(404, 'no such tutor profile')
+  throw new RuleViolation('hidden', 'no such tutor profile')
 }
 
 /** The documents of a profile (the files and their list) are for its owner and admins only. */
@@ -101,7 +126,7 @@ export function checkEditableFields(s: 'admin' | 'owner', fields: readonly strin
   const refused = fields.filter((f) => !allowed.includes(f))
   if (refused.length > 0) {
     throw new RuleViolation(
-      400,
+      'invalid',
       s === 'owner'
         ? 'a tutor edits bio, subjects and hourly_rate; reviews are for admins'
         : 'unknown fields',
@@ -109,7 +134,7 @@ export function checkEditableFields(s: 'admin' | 'owner', fields: readonly strin
     )
   }
   if (s === 'admin' && fields.includes('review_note') && !fields.includes('status')) {
-    throw new RuleViolation(400, 'a review_note comes with the status it explains', [
+    throw new RuleViolation('invalid', 'a review_note comes with the status it explains', [
       { field: 'status', message: 'is required with review_note' },
     ])
   }
@@ -145,7 +170,7 @@ export function parseSubjects(text: string): string[] {
   if (subjects.length > MAX_SUBJECTS) {
     errors.push({ field: 'subjects', message: `at most ${MAX_SUBJECTS} subjects` })
   }
-  if (errors.length > 0) throw new RuleViolation(400, 'the subjects are not valid', errors)
+  if (errors.length > 0) throw new RuleViolation('invalid', 'the subjects are not valid', errors)
   return subjects
 }
 
@@ -159,7 +184,7 @@ export function parseHourlyRate(value: string | number): number {
   const text = String(value).trim()
   const rate = /^\d{1,12}$/.test(text) ? Number(text) : Number.NaN
   if (!(rate >= MIN_HOURLY_RATE && rate <= MAX_HOURLY_RATE)) {
-    throw new RuleViolation(400, 'the hourly rate is not valid', [
+    throw new RuleViolation('invalid', 'the hourly rate is not valid', [
       {
         field: 'hourly_rate',
         message: `must be a whole number of minor units from ${MIN_HOURLY_RATE} to ${MAX_HOURLY_RATE}`,
@@ -172,7 +197,7 @@ export function parseHourlyRate(value: string | number): number {
 export function parseBio(text: string): string {
   const bio = text.normalize('NFC').trim()
   if (Array.from(bio).length > MAX_BIO_LENGTH || /[\p{Cc}]/u.test(bio.replace(/[\n\r\t]/g, ''))) {
-    throw new RuleViolation(400, 'the bio is not valid', [
+    throw new RuleViolation('invalid', 'the bio is not valid', [
       {
         field: 'bio',
         message: `at most ${MAX_BIO_LENGTH} characters, without control characters`,
@@ -185,7 +210,7 @@ export function parseBio(text: string): string {
 /** The deployment has one currency; a profile may name it, never another. */
 export function checkCurrency(given: string | undefined, deployment: string): string {
   if (given === undefined || given.trim().toLowerCase() === deployment) return deployment
-  throw new RuleViolation(400, `this deployment works in ${deployment}`, [
+  throw new RuleViolation('invalid', `this deployment works in ${deployment}`, [
     { field: 'currency', message: `must be ${deployment}` },
   ])
 }
@@ -215,7 +240,7 @@ export const filesPerRequest: Readonly<Record<DocumentKind, number>> = {
 export function checkFileCount(kind: DocumentKind, alreadyInRequest: number): void {
   if (alreadyInRequest >= filesPerRequest[kind]) {
     const field = kind === 'certificate' ? 'certificates' : kind
-    throw new RuleViolation(400, `too many files in ${field}`, [
+    throw new RuleViolation('invalid', `too many files in ${field}`, [
       { field, message: `at most ${filesPerRequest[kind]} per request` },
     ])
   }
@@ -237,12 +262,12 @@ export function planDocuments(
   creating: boolean,
 ): DocumentPlan {
   if (creating && !incoming.includes('cv')) {
-    throw new RuleViolation(400, 'a tutor profile needs a cv', [
+    throw new RuleViolation('invalid', 'a tutor profile needs a cv', [
       { field: 'cv', message: 'is required' },
     ])
   }
   if (!creating && incoming.length === 0) {
-    throw new RuleViolation(400, 'no document was sent', [
+    throw new RuleViolation('invalid', 'no document was sent', [
       { field: 'cv', message: 'send cv, id_card or certificates' },
     ])
   }
@@ -254,7 +279,7 @@ export function planDocuments(
     incoming.filter((k) => k === 'certificate').length
   if (certificates > MAX_CERTIFICATES) {
     throw new RuleViolation(
-      409,
+      'conflict',
       `a profile holds at most ${MAX_CERTIFICATES} certificates; remove one first`,
     )
   }
@@ -264,7 +289,7 @@ export function planDocuments(
 /** A document may be removed, except the cv: it is replaced by uploading another. */
 export function checkRemovable(kind: DocumentKind): void {
   if (kind === 'cv') {
-    throw new RuleViolation(409, 'a profile always has a cv: upload a new one to replace it')
+    throw new RuleViolation('conflict', 'a profile always has a cv: upload a new one to replace it')
   }
 }
 
@@ -295,10 +320,10 @@ export interface ReviewFacts {
 export function reviewProfile(decision: ReviewDecision, facts: ReviewFacts): { changed: boolean } {
   if (decision === 'approved') {
     if (facts.ownerRole !== undefined && facts.ownerRole !== 'tutor') {
-      throw new RuleViolation(409, 'the account is no longer a tutor; it cannot be approved')
+      throw new RuleViolation('conflict', 'the account is no longer a tutor; it cannot be approved')
     }
     if (facts.cvStatus !== 'approved') {
-      throw new RuleViolation(409, 'approve the cv before the profile')
+      throw new RuleViolation('conflict', 'approve the cv before the profile')
     }
   }
   return { changed: facts.current !== decision }

@@ -4,7 +4,6 @@
 import type { Readable } from 'node:stream'
 import type { Bus } from '@tms/bus'
 import { isDuplicateKey, newId, transaction } from '@tms/db'
-import { httpError, problemType } from '@tms/http'
 import type { Transaction } from 'kysely'
 import {
   type DocumentTable,
@@ -35,6 +34,7 @@ import {
   type DocumentStatus,
   mayChange,
   maySeeDocuments,
+  ProfileExistsError,
   parseBio,
   parseHourlyRate,
   parseSubjects,
@@ -46,6 +46,7 @@ import {
   standing,
   statusAfterOwnerChange,
   statusAfterRoleChange,
+  UploadDiscardedError,
 } from '../domain/profiles.ts'
 import type { ReceivedFile, ReceivedForm } from '../routes/tutor-profiles-form.ts'
 import { discardUploads, type ObjectDeps, removeObjects, storeUploads } from './document-objects.ts'
@@ -60,8 +61,8 @@ export interface ProfileDeps extends ObjectDeps {
   afterStore?: () => Promise<void>
 }
 
-const noSuchProfile = () => httpError(404, 'no such tutor profile')
-const noSuchDocument = () => httpError(404, 'no such document')
+const noSuchProfile = () => new RuleViolation('hidden', 'no such tutor profile')
+const noSuchDocument = () => new RuleViolation('hidden', 'no such document')
 
 // ---------------------------------------------------------------------------------------------
 // Views
@@ -199,9 +200,9 @@ export function encodeCursor(cursor: BrowseCursor): string {
 /** The cursor a previous page gave, for the same order; anything else is 400. */
 export function decodeCursor(text: string, order: BrowseCursor['order']): BrowseCursor {
   const invalid = () =>
-    httpError(400, 'the cursor is not one this list gave', {
-      errors: [{ field: 'cursor', message: 'is not valid for this order' }],
-    })
+    new RuleViolation('invalid', 'the cursor is not one this list gave', [
+      { field: 'cursor', message: 'is not valid for this order' },
+    ])
   let parsed: unknown
   try {
     parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'))
@@ -220,7 +221,7 @@ export function decodeCursor(text: string, order: BrowseCursor['order']): Browse
 // Create, add and remove documents
 
 function fieldRequired(field: string) {
-  return new RuleViolation(400, `${field} is required`, [{ field, message: 'is required' }])
+  return new RuleViolation('invalid', `${field} is required`, [{ field, message: 'is required' }])
 }
 
 /** Stores the form's files and records them with `record`, or leaves nothing behind. */
@@ -259,9 +260,7 @@ async function storeAndRecord<T>(
       // Waits for a sweep holding these intents; if it deleted them (an upload older than the
       // grace period), its objects are gone and nothing may point at them.
       if ((await unmark(trx, 'document_intents', keys)) !== keys.length) {
-        throw httpError(503, 'the upload took too long and was discarded; send it again', {
-          headers: { 'retry-after': '1' },
-        })
+        throw new UploadDiscardedError()
       }
       return result
     })
@@ -286,14 +285,9 @@ export function createFields(caller: Caller): string[] {
 /** Before the body is read: a tutor who has a profile already is refused at once. */
 export async function checkNoProfileYet(deps: ProfileDeps, caller: Caller): Promise<void> {
   if (caller.role === 'tutor' && (await profileOfUser(deps.db, caller.id))) {
-    throw profileExists()
+    throw new ProfileExistsError()
   }
 }
-
-const profileExists = () =>
-  httpError(409, 'this tutor has a profile already; change it instead', {
-    type: problemType('profile-exists'),
-  })
 
 export async function createProfile(
   deps: ProfileDeps,
@@ -325,11 +319,11 @@ export async function createProfile(
         .where('user_id', '=', userId)
         .forUpdate()
         .executeTakeFirst()
-      if (caller.role === 'admin' && !user) throw httpError(404, 'no such tutor account')
+      if (caller.role === 'admin' && !user) throw new RuleViolation('hidden', 'no such account')
       if (user && user.role !== 'tutor') {
         throw caller.role === 'admin'
-          ? httpError(409, 'the account is not a tutor')
-          : httpError(403, 'your account is no longer a tutor')
+          ? new RuleViolation('conflict', 'the account is not a tutor')
+          : new RuleViolation('forbidden', 'your account is no longer a tutor')
       }
       const now = deps.clock.now()
       await trx
@@ -352,7 +346,7 @@ export async function createProfile(
       await insertDocuments(trx, profileId, documents)
     })
   } catch (err) {
-    if (isDuplicateKey(err)) throw profileExists()
+    if (isDuplicateKey(err)) throw new ProfileExistsError()
     throw err
   }
   return viewOf(deps, caller, profileId)
@@ -474,9 +468,9 @@ export async function updateProfile(
     (k) => changes[k as keyof ProfileChanges] !== undefined,
   )
   if (fields.length === 0) {
-    throw httpError(400, 'nothing to change', {
-      errors: [{ field: 'body', message: 'send at least one field' }],
-    })
+    throw new RuleViolation('invalid', 'nothing to change', [
+      { field: 'body', message: 'send at least one field' },
+    ])
   }
   await transaction(deps.db, async (trx) => {
     const profile = await changeable(trx, caller, profileId)
