@@ -5,10 +5,15 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
-import { HttpProblem } from '@tms/http'
 import t from 'tap'
 import { declaredTypeAgrees, detectType } from '../src/storage/file-types.ts'
-import { MAX_DOCUMENT_BYTES, spoolUpload, UploadInspector } from '../src/storage/upload.ts'
+import {
+  DocumentTooLargeError,
+  MAX_DOCUMENT_BYTES,
+  spoolUpload,
+  UnsupportedDocumentTypeError,
+  UploadInspector,
+} from '../src/storage/upload.ts'
 import { sample } from './fixtures.ts'
 
 const inChunks = (bytes: Buffer, size: number) =>
@@ -79,7 +84,7 @@ t.test('the inspector passes nothing on before the type is known', async (t) => 
     // One byte at a time: the decision waits for enough bytes, whatever the chunking.
     inChunks(bytes, 1).pipe(inspector)
     const err = await failed
-    t.ok(err instanceof HttpProblem && err.statusCode === 415, '415')
+    t.ok(err instanceof UnsupportedDocumentTypeError, 'refused as not a document type')
     t.equal(passed, 0, 'no byte passed on')
   }
 })
@@ -109,10 +114,10 @@ t.test('spooling', async (t) => {
     t.equal(exact.size, MAX_DOCUMENT_BYTES)
     await rm(exact.file)
     const source = inChunks(sample.pdf(MAX_DOCUMENT_BYTES + 1), 65536)
-    await t.rejects(spoolUpload(source, dir, options), {
-      statusCode: 413,
-      errors: [{ field: 'cv' }],
-    })
+    await t.rejects(
+      spoolUpload(source, dir, options),
+      new DocumentTooLargeError('cv', MAX_DOCUMENT_BYTES),
+    )
     t.ok(source.destroyed, 'the upload stream is stopped')
     t.same(await readdir(dir), [], 'no spool file left')
   })
@@ -127,7 +132,7 @@ t.test('spooling', async (t) => {
     ] as const) {
       await t.rejects(
         spoolUpload(inChunks(bytes, 4096), dir, { ...options, declaredType: declared }),
-        { statusCode: 415, errors: [{ field: 'cv' }] },
+        { name: 'UnsupportedDocumentTypeError', field: 'cv' },
         what,
       )
     }

@@ -14,7 +14,13 @@ import {
   RuleViolation,
 } from '../domain/profiles.ts'
 import { documentFilename } from '../storage/filename.ts'
-import { MAX_DOCUMENT_BYTES, type SpooledUpload, spoolUpload } from '../storage/upload.ts'
+import {
+  DocumentTooLargeError,
+  MAX_DOCUMENT_BYTES,
+  type SpooledUpload,
+  spoolUpload,
+  UnsupportedDocumentTypeError,
+} from '../storage/upload.ts'
 
 export interface ReceivedFile {
   kind: DocumentKind
@@ -47,9 +53,19 @@ export function multipartLimits(textFields: readonly string[]) {
 const unknownField = (field: string, detail: string) =>
   httpError(400, detail, { errors: [{ field, message: 'is not an accepted field' }] })
 
-/** A parser error without a status is the client's malformed body; a system error is ours. */
+/**
+ * Errors that say what they are pass on (ours, the parser's limits with their status, a system
+ * error of the disk); the rest come from the parser reading a malformed body: 400.
+ */
 function asProblem(err: unknown): unknown {
-  if (err instanceof HttpProblem || err instanceof RuleViolation) return err
+  if (
+    err instanceof HttpProblem ||
+    err instanceof RuleViolation ||
+    err instanceof DocumentTooLargeError ||
+    err instanceof UnsupportedDocumentTypeError
+  ) {
+    return err
+  }
   const e = err as { statusCode?: unknown; syscall?: unknown; message?: unknown }
   if (typeof e?.statusCode === 'number' || typeof e?.syscall === 'string') return err
   return httpError(400, `the multipart body is malformed: ${String(e?.message ?? err)}`)

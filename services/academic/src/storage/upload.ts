@@ -10,7 +10,6 @@ import path from 'node:path'
 import { type Readable, Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { newId } from '@tms/db'
-import { httpError, problemType } from '@tms/http'
 import { type DocumentType, declaredTypeAgrees, detectType, SNIFF_BYTES } from './file-types.ts'
 
 /** The largest document accepted: 10 MiB. */
@@ -24,19 +23,28 @@ export interface InspectOptions {
   maxBytes: number
 }
 
-export function documentTooLarge(field: string, maxBytes: number) {
-  const limit = `${maxBytes / (1024 * 1024)} MiB`
-  return httpError(413, `a document may be at most ${limit}`, {
-    type: problemType('document-too-large'),
-    errors: [{ field, message: `is larger than ${limit}` }],
-  })
+/** A file over the size limit (413). */
+export class DocumentTooLargeError extends Error {
+  override name = 'DocumentTooLargeError'
+  readonly field: string
+  readonly maxBytes: number
+  constructor(field: string, maxBytes: number) {
+    super(`a document may be at most ${maxBytes / (1024 * 1024)} MiB`)
+    this.field = field
+    this.maxBytes = maxBytes
+  }
 }
 
-export function unsupportedDocumentType(field: string, why: string) {
-  return httpError(415, `documents must be PDF, PNG, JPEG or WebP files; ${field} ${why}`, {
-    type: problemType('unsupported-document-type'),
-    errors: [{ field, message: why }],
-  })
+/** A file that is not a PDF, PNG, JPEG or WebP, or not what it was declared as (415). */
+export class UnsupportedDocumentTypeError extends Error {
+  override name = 'UnsupportedDocumentTypeError'
+  readonly field: string
+  readonly reason: string
+  constructor(field: string, reason: string) {
+    super(`documents must be PDF, PNG, JPEG or WebP files; ${field} ${reason}`)
+    this.field = field
+    this.reason = reason
+  }
 }
 
 /** Passes a file's bytes through once: type from the first bytes, SHA-256, size, limit. */
@@ -56,7 +64,7 @@ export class UploadInspector extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
     this.size += chunk.length
     if (this.size > this.options.maxBytes) {
-      callback(documentTooLarge(this.options.field, this.options.maxBytes))
+      callback(new DocumentTooLargeError(this.options.field, this.options.maxBytes))
       return
     }
     this.hash.update(chunk)
@@ -82,13 +90,13 @@ export class UploadInspector extends Transform {
     const type = detectType(head)
     if (!type) {
       const why = head.length === 0 ? 'is empty' : 'is not a PDF, PNG, JPEG or WebP file'
-      callback(unsupportedDocumentType(this.options.field, why))
+      callback(new UnsupportedDocumentTypeError(this.options.field, why))
       return
     }
     if (!declaredTypeAgrees(this.options.declaredType, type)) {
       const declared = JSON.stringify(this.options.declaredType)
       callback(
-        unsupportedDocumentType(
+        new UnsupportedDocumentTypeError(
           this.options.field,
           `is declared as ${declared} but is ${type.contentType}`,
         ),
@@ -115,7 +123,8 @@ export interface SpooledUpload {
 
 /**
  * Streams one uploaded file through the inspector into a new spool file under `spoolDir`.
- * Refuses (413, 415) with nothing left behind; on success the caller owns the file.
+ * Refuses (DocumentTooLargeError, UnsupportedDocumentTypeError) with nothing left behind; on
+ * success the caller owns the file.
  */
 export async function spoolUpload(
   source: Readable,
