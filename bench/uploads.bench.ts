@@ -83,10 +83,11 @@ async function startService(env: Record<string, string>): Promise<Service> {
   })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const url = `http://127.0.0.1:${port}`
-  await eventually(
-    async () => child.exitCode === null && (await fetch(`${url}/health/ready`)).ok,
-    { timeoutMs: 60_000, intervalMs: 200, what: 'the academic service to be ready' },
-  )
+  await eventually(async () => child.exitCode === null && (await fetch(`${url}/health/ready`)).ok, {
+    timeoutMs: 60_000,
+    intervalMs: 200,
+    what: 'the academic service to be ready',
+  })
   return {
     url,
     pid: child.pid as number,
@@ -193,7 +194,14 @@ async function bench(driver: 'local' | 's3') {
   await upload(service, issuer)
   await direct(store)
 
-  const results = []
+  const results: {
+    sequentialUpload: number
+    sequentialDirect: number
+    concurrentUpload: number
+    concurrentDirect: number
+    rssGrowthPerUpload: number
+    rssBefore: number
+  }[] = []
   for (let round = 0; round < rounds; round++) {
     const sequentialUpload = await throughput(4, 1, () => upload(service, issuer))
     const sequentialDirect = await throughput(4, 1, () => direct(store))
@@ -213,7 +221,8 @@ async function bench(driver: 'local' | 's3') {
       rssBefore: before.rss,
     })
   }
-  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] as number
+  const median = (values: number[]) =>
+    values.sort((a, b) => a - b)[Math.floor(values.length / 2)] as number
   const pick = (key: keyof (typeof results)[number]) => median(results.map((r) => r[key]))
   const mbps = (bytesPerSecond: number) => `${(bytesPerSecond / MiB).toFixed(1)} MiB/s`
   const seqRatio = pick('sequentialUpload') / pick('sequentialDirect')

@@ -3,7 +3,7 @@
 import type { Migration } from '@tms/db'
 import { type Expression, type Kysely, type SqlBool, sql, type Transaction } from 'kysely'
 import type { ProfileStatus, Visibility } from '../domain/profiles.ts'
-import type { AcademicDatabase, TutorProfileTable } from './schema.ts'
+import type { AcademicDatabase, TutorProfilesTable } from './schema.ts'
 
 type Db = Kysely<AcademicDatabase> | Transaction<AcademicDatabase>
 
@@ -37,7 +37,7 @@ export const profileIndexesMigration: Migration = {
   },
 }
 
-export type ProfileRow = TutorProfileTable & { username: string | null; name: string | null }
+export type ProfileRow = TutorProfilesTable & { username: string | null; name: string | null }
 
 function withUser(db: Db) {
   return db
@@ -55,7 +55,7 @@ export function findProfile(db: Db, profileId: string): Promise<ProfileRow | und
 export function lockProfile(
   trx: Transaction<AcademicDatabase>,
   profileId: string,
-): Promise<TutorProfileTable | undefined> {
+): Promise<TutorProfilesTable | undefined> {
   return trx
     .selectFrom('tutor_profiles')
     .selectAll()

@@ -1,20 +1,25 @@
-// TEMPORARY stand-in for the shell's schema (replaced by main's at the merge).
 import type { BusTables } from '@tms/bus'
-import type { DocumentTables } from './documents.ts'
+import type { Role } from '@tms/contracts'
+import type { IdempotencyTables } from '@tms/idempotency'
+import type { DocumentTables } from './document-tables.ts'
 
-export interface UserTable {
+/** What the service knows of an account, kept from the auth service's events only. */
+export interface UsersTable {
   user_id: string
   username: string
   name: string | null
-  role: 'student' | 'tutor' | 'admin'
+  /** Follows auth.user.role-changed: a tutor no longer `tutor` is not bookable. */
+  role: Role
   updated_at: Date
 }
 
-export interface TutorProfileTable {
+export interface TutorProfilesTable {
   id: string
+  /** One profile per tutor. */
   user_id: string
   status: 'pending' | 'approved' | 'rejected'
   bio: string
+  /** Minor units of `currency` per hour; the price of a session comes from it, never the client. */
   hourly_rate: number
   currency: string
   review_note: string | null
@@ -24,13 +29,14 @@ export interface TutorProfileTable {
   updated_at: Date
 }
 
-export interface TutorSubjectTable {
+/** A profile's subjects, one row each (lowercase), so the subject filter uses an index. */
+export interface TutorSubjectsTable {
   profile_id: string
   subject: string
 }
 
-export interface AcademicDatabase extends BusTables, DocumentTables {
-  users: UserTable
-  tutor_profiles: TutorProfileTable
-  tutor_subjects: TutorSubjectTable
+export interface AcademicDatabase extends BusTables, IdempotencyTables, DocumentTables {
+  users: UsersTable
+  tutor_profiles: TutorProfilesTable
+  tutor_subjects: TutorSubjectsTable
 }

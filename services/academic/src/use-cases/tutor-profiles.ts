@@ -5,14 +5,8 @@ import type { Readable } from 'node:stream'
 import type { Bus } from '@tms/bus'
 import { isDuplicateKey, newId, transaction } from '@tms/db'
 import type { Transaction } from 'kysely'
-import {
-  type DocumentTable,
-  documentsOf,
-  documentsOfProfiles,
-  findDocument,
-  mark,
-  unmark,
-} from '../db/documents.ts'
+import type { DocumentTable } from '../db/document-tables.ts'
+import { documentsOf, documentsOfProfiles, findDocument, mark, unmark } from '../db/documents.ts'
 import {
   type BrowseCursor,
   type BrowseFilters,
@@ -24,7 +18,7 @@ import {
   setSubjects,
   subjectsOf,
 } from '../db/profiles.ts'
-import type { AcademicDatabase, TutorProfileTable } from '../db/schema.ts'
+import type { AcademicDatabase, TutorProfilesTable } from '../db/schema.ts'
 import {
   browseVisibility,
   type Caller,
@@ -368,7 +362,7 @@ export async function checkMayChange(deps: ProfileDeps, caller: Caller, profileI
 }
 
 /** The owner's change resubmits a rejected profile. */
-async function touch(trx: Trx, caller: Caller, profile: TutorProfileTable, now: Date) {
+async function touch(trx: Trx, caller: Caller, profile: TutorProfilesTable, now: Date) {
   const status =
     standing(caller, profile) === 'owner' ? statusAfterOwnerChange(profile.status) : profile.status
   await trx
@@ -477,7 +471,7 @@ export async function updateProfile(
     const s = standing(caller, profile) as 'admin' | 'owner'
     checkEditableFields(s, fields)
     const now = deps.clock.now()
-    const set: Partial<TutorProfileTable> = { updated_at: now }
+    const set: Partial<TutorProfilesTable> = { updated_at: now }
     if (changes.bio !== undefined) set.bio = parseBio(changes.bio)
     if (changes.hourly_rate !== undefined) set.hourly_rate = parseHourlyRate(changes.hourly_rate)
     if (changes.subjects !== undefined) {

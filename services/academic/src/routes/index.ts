@@ -1,0 +1,10 @@
+// Every /academic route: one plugin per resource, registered here. Typed errors of the
+// use-cases become problems in one place (problems.ts). Authentication is set per resource
+// scope, not here: browsing approved tutor profiles is open to anonymous callers.
+import { type App, mapErrors } from '@tms/http'
+import type { AcademicDeps } from '../use-cases/deps.ts'
+import { problemFor } from './problems.ts'
+
+export async function academicRoutes(app: App, _options: { deps: AcademicDeps }) {
+  mapErrors(app, problemFor)
+}
