@@ -16,15 +16,23 @@ import type { AcademicDatabase } from './schema.ts'
 type Db = Kysely<AcademicDatabase> | Transaction<AcademicDatabase>
 
 const time = sql`datetime(3)`
-const id = 'varchar(64)'
+const userId = 'varchar(64)'
 const key = 'char(36)'
 
+/** academic_0002_documents: the documents, their intents and tombstones, a browse index. */
 export const documentsMigration: Migration = {
   async up(db: Kysely<unknown>) {
+    // The browse's default order (newest first) among the profiles of a status; the rate order
+    // has tutor_profiles_status_rate (academic_0001).
+    await db.schema
+      .createIndex('tutor_profiles_status_id')
+      .on('tutor_profiles')
+      .columns(['status', 'id'])
+      .execute()
     await db.schema
       .createTable('tutor_documents')
-      .addColumn('id', id, (c) => c.primaryKey())
-      .addColumn('profile_id', id, (c) => c.notNull().references('tutor_profiles.id'))
+      .addColumn('id', 'char(36)', (c) => c.primaryKey())
+      .addColumn('profile_id', 'char(36)', (c) => c.notNull().references('tutor_profiles.id'))
       .addColumn('kind', 'varchar(16)', (c) => c.notNull())
       .addColumn('storage_key', key, (c) => c.notNull().unique())
       .addColumn('filename', 'varchar(255)', (c) => c.notNull())
@@ -33,7 +41,7 @@ export const documentsMigration: Migration = {
       .addColumn('sha256', 'char(64)', (c) => c.notNull())
       .addColumn('status', 'varchar(16)', (c) => c.notNull())
       .addColumn('review_note', 'varchar(1000)')
-      .addColumn('reviewed_by', id)
+      .addColumn('reviewed_by', userId)
       .addColumn('reviewed_at', time)
       .addColumn('created_at', time, (c) => c.notNull())
       .addColumn('updated_at', time, (c) => c.notNull())
@@ -62,6 +70,7 @@ export const documentsMigration: Migration = {
     for (const table of ['document_tombstones', 'document_intents', 'tutor_documents']) {
       await db.schema.dropTable(table).ifExists().execute()
     }
+    await db.schema.dropIndex('tutor_profiles_status_id').on('tutor_profiles').execute()
   },
 }
 

@@ -1,41 +1,10 @@
 // Queries of tutor profiles: one by id, the browse with its filters and cursor paging, and the
-// subjects. The indexes behind them (academic_0002_documents) and their plans are in the README.
-import type { Migration } from '@tms/db'
+// subjects. The indexes behind them and their query plans are in the README.
 import { type Expression, type Kysely, type SqlBool, sql, type Transaction } from 'kysely'
 import type { ProfileStatus, Visibility } from '../domain/profiles.ts'
 import type { AcademicDatabase, TutorProfilesTable } from './schema.ts'
 
 type Db = Kysely<AcademicDatabase> | Transaction<AcademicDatabase>
-
-/** Indexes the browse needs on the shell's tables (part of academic_0002_documents). */
-export const profileIndexesMigration: Migration = {
-  async up(db: Kysely<unknown>) {
-    // Rate filters and ordering by rate: status is always fixed (approved for most callers), then
-    // a range or order on the rate, then the id for a stable cursor.
-    await db.schema
-      .createIndex('tutor_profiles_status_rate')
-      .on('tutor_profiles')
-      .columns(['status', 'hourly_rate', 'id'])
-      .execute()
-    // The default order (newest first) within a status.
-    await db.schema
-      .createIndex('tutor_profiles_status_id')
-      .on('tutor_profiles')
-      .columns(['status', 'id'])
-      .execute()
-    // The subject filter walks one subject's profiles in id order.
-    await db.schema
-      .createIndex('tutor_subjects_subject')
-      .on('tutor_subjects')
-      .columns(['subject', 'profile_id'])
-      .execute()
-  },
-  async down(db: Kysely<unknown>) {
-    await db.schema.dropIndex('tutor_subjects_subject').on('tutor_subjects').execute()
-    await db.schema.dropIndex('tutor_profiles_status_id').on('tutor_profiles').execute()
-    await db.schema.dropIndex('tutor_profiles_status_rate').on('tutor_profiles').execute()
-  },
-}
 
 export type ProfileRow = TutorProfilesTable & { username: string | null; name: string | null }
 

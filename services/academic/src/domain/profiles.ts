@@ -64,6 +64,14 @@ export class UploadDiscardedError extends Error {
   }
 }
 
+/** The document store failed (unreachable, full): the request did not happen; try again. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError'
+  constructor(cause: unknown) {
+    super('the document store is not available; try again shortly', { cause })
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Who may do what
 
@@ -82,6 +90,17 @@ export type Standing = 'admin' | 'owner' | 'viewer' | 'none'
 export interface ProfileFacts {
   user_id: string
   status: ProfileStatus
+}
+
+/**
+ * The role a caller acts with here. The token's, when the users copy (kept from auth's events)
+ * agrees or has not heard of the account yet; an admin only when the copy says admin too, as in
+ * the wallet. A token whose role the copy contradicts (changed within the token's 15 minutes)
+ * acts as a student: the role with no rights over profiles.
+ */
+export function actingRole(tokenRole: Role, knownRole: Role | undefined): Role {
+  if (knownRole === undefined) return tokenRole === 'admin' ? 'student' : tokenRole
+  return knownRole === tokenRole ? tokenRole : 'student'
 }
 
 export function standing(caller: Caller | null, profile: ProfileFacts): Standing {

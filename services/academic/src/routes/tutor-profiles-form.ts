@@ -2,7 +2,6 @@
 // collected, each file goes through the upload pipeline into a spool file as it arrives (fields
 // may come before, after or between files), and anything the form may not carry is refused the
 // moment it shows up, before more of the body is read.
-import { rm } from 'node:fs/promises'
 import type { Multipart } from '@fastify/multipart'
 import { HttpProblem, httpError } from '@tms/http'
 import type { FastifyRequest } from 'fastify'
@@ -16,6 +15,7 @@ import {
 import { documentFilename } from '../storage/filename.ts'
 import {
   DocumentTooLargeError,
+  discardSpooled,
   MAX_DOCUMENT_BYTES,
   type SpooledUpload,
   spoolUpload,
@@ -36,14 +36,15 @@ export interface ReceivedForm {
 
 const MAX_FILES = Object.values(filesPerRequest).reduce((a, b) => a + b, 0)
 
-/** The parser's own limits, behind the form's rules; each refusal of theirs is a 413. */
+/** The parser's own limits, a step behind the form's rules (a refusal of theirs is a 413). */
 export function multipartLimits(textFields: readonly string[]) {
   return {
     // One byte over the limit reaches the inspector, which refuses it.
     fileSize: MAX_DOCUMENT_BYTES + 1,
-    files: MAX_FILES,
-    fields: textFields.length,
-    parts: MAX_FILES + textFields.length,
+    // One more of each than allowed reaches the form's own checks, which name the field (400).
+    files: MAX_FILES + 1,
+    fields: textFields.length + 1,
+    parts: MAX_FILES + textFields.length + 2,
     fieldNameSize: 64,
     fieldSize: 64 * 1024,
     headerPairs: 20,
@@ -75,7 +76,7 @@ function asProblem(err: unknown): unknown {
  * Reads the whole form. Text fields must be among `textFields`, file fields among the document
  * fields (cv, id_card, certificates), each within its count; anything else is 400, a file over
  * 10 MiB 413, a file that is not a PDF, PNG, JPEG or WebP 415. On any refusal the spool files
- * made so far are removed; on success the caller removes them (see removeSpooled).
+ * made so far are removed; on success the caller removes them (discardSpooled).
  */
 export async function receiveForm(
   request: FastifyRequest,
@@ -126,13 +127,8 @@ export async function receiveForm(
       })
     }
   } catch (err) {
-    await removeSpooled(form)
+    await discardSpooled(form.files.map((f) => f.upload))
     throw asProblem(err)
   }
   return form
-}
-
-/** Removes the form's spool files (those the store took are gone already). */
-export async function removeSpooled(form: ReceivedForm): Promise<void> {
-  await Promise.all(form.files.map((f) => rm(f.upload.file, { force: true })))
 }

@@ -145,3 +145,8 @@ export async function spoolUpload(
   if (!type) throw new Error('the inspector ended without a type')
   return { file, size: inspector.size, sha256: inspector.sha256(), type }
 }
+
+/** Removes spool files (those a store moved away are gone already). */
+export async function discardSpooled(uploads: readonly SpooledUpload[]): Promise<void> {
+  await Promise.all(uploads.map((u) => rm(u.file, { force: true })))
+}

@@ -3,21 +3,16 @@
 // tombstones until their objects are gone, and the sweep finishes what a crash or an error left.
 import { readdir, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
-import type { Clock } from '@tms/clock'
-import { type Kysely, transaction } from '@tms/db'
-import type { Logger } from '@tms/logging'
+import { transaction } from '@tms/db'
+import type { Job } from '@tms/kit'
+import type { AcademicConfig } from '../config.ts'
 import { lockStaleMarks, mark, unmark } from '../db/documents.ts'
-import type { AcademicDatabase } from '../db/schema.ts'
-import type { DocumentStore } from '../storage/store.ts'
-import { newStorageKey } from '../storage/store.ts'
+import { StoreUnavailableError } from '../domain/profiles.ts'
+import { newStorageKey, temporaryDirectory } from '../storage/store.ts'
 import type { SpooledUpload } from '../storage/upload.ts'
+import type { AcademicDeps } from './deps.ts'
 
-export interface ObjectDeps {
-  db: Kysely<AcademicDatabase>
-  store: DocumentStore
-  clock: Clock
-  logger: Logger
-}
+export type ObjectDeps = Pick<AcademicDeps, 'db' | 'store' | 'clock' | 'logger'>
 
 /**
  * Writes spooled uploads to the store under new keys: the intents of all of them are committed
@@ -40,7 +35,7 @@ export async function storeUploads(
     }
   } catch (err) {
     await discardUploads(deps, keys)
-    throw err
+    throw new StoreUnavailableError(err)
   }
   return keys
 }
@@ -144,4 +139,20 @@ async function removeOldFiles(dir: string, before: Date): Promise<number> {
     }
   }
   return removed
+}
+
+/**
+ * The sweep as a job of the kit: at start-up (catching up), then every DOCUMENT_SWEEP_EVERY_MS.
+ * Replica-safe: each batch of marks is locked FOR UPDATE SKIP LOCKED (see sweepDocuments).
+ */
+export function documentSweepJob(deps: ObjectDeps, config: AcademicConfig): Job {
+  return {
+    name: 'document-sweep',
+    everyMs: config.documentSweepEveryMs,
+    run: () =>
+      sweepDocuments(deps, {
+        graceMs: config.documentSweepGraceMs,
+        temporaryDir: temporaryDirectory(config.dataDir),
+      }),
+  }
 }

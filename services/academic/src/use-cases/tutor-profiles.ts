@@ -5,11 +5,11 @@ import type { Readable } from 'node:stream'
 import type { Bus } from '@tms/bus'
 import { isDuplicateKey, newId, transaction } from '@tms/db'
 import type { Transaction } from 'kysely'
+import type { Static } from 'typebox'
 import type { DocumentTable } from '../db/document-tables.ts'
 import { documentsOf, documentsOfProfiles, findDocument, mark, unmark } from '../db/documents.ts'
 import {
   type BrowseCursor,
-  type BrowseFilters,
   browseProfiles,
   findProfile,
   lockProfile,
@@ -19,7 +19,9 @@ import {
   subjectsOf,
 } from '../db/profiles.ts'
 import type { AcademicDatabase, TutorProfilesTable } from '../db/schema.ts'
+import { findUser } from '../db/users.ts'
 import {
+  actingRole,
   browseVisibility,
   type Caller,
   checkCurrency,
@@ -28,6 +30,7 @@ import {
   type DocumentStatus,
   mayChange,
   maySeeDocuments,
+  normaliseSubject,
   ProfileExistsError,
   parseBio,
   parseHourlyRate,
@@ -37,22 +40,34 @@ import {
   RuleViolation,
   reviewProfile,
   type Standing,
+  StoreUnavailableError,
   standing,
   statusAfterOwnerChange,
   statusAfterRoleChange,
   UploadDiscardedError,
 } from '../domain/profiles.ts'
+import type {
+  BrowseQuery,
+  DocumentViewType as DocumentView,
+  ProfileViewType as ProfileView,
+  UpdateBody,
+} from '../routes/schemas/tutor-profiles.ts'
 import type { ReceivedFile, ReceivedForm } from '../routes/tutor-profiles-form.ts'
-import { discardUploads, type ObjectDeps, removeObjects, storeUploads } from './document-objects.ts'
+import { discardSpooled } from '../storage/upload.ts'
+import type { AcademicDeps, Caller as TokenCaller } from './deps.ts'
+import { discardUploads, removeObjects, storeUploads } from './document-objects.ts'
 
 type Trx = Transaction<AcademicDatabase>
 
-export interface ProfileDeps extends ObjectDeps {
-  bus: Pick<Bus<AcademicDatabase>, 'enqueue'>
-  /** The deployment's currency. */
-  currency: string
-  /** Test hook: runs after the uploads are stored, before the transaction that records them. */
-  afterStore?: () => Promise<void>
+type ProfileDeps = AcademicDeps
+
+/** The caller with the role it acts with here (domain/profiles.ts: actingRole). */
+async function acting(deps: ProfileDeps, token: TokenCaller): Promise<Caller>
+async function acting(deps: ProfileDeps, token: TokenCaller | null): Promise<Caller | null>
+async function acting(deps: ProfileDeps, token: TokenCaller | null): Promise<Caller | null> {
+  if (!token) return null
+  const known = await findUser(deps.db, token.id)
+  return { id: token.id, role: actingRole(token.role, known?.role) }
 }
 
 const noSuchProfile = () => new RuleViolation('hidden', 'no such tutor profile')
@@ -60,38 +75,6 @@ const noSuchDocument = () => new RuleViolation('hidden', 'no such document')
 
 // ---------------------------------------------------------------------------------------------
 // Views
-
-export interface DocumentView {
-  id: string
-  kind: string
-  filename: string
-  content_type: string
-  size: number
-  sha256: string
-  status: DocumentStatus
-  review_note: string | null
-  reviewed_by?: string | null
-  reviewed_at: string | null
-  created_at: string
-}
-
-export interface ProfileView {
-  id: string
-  user_id: string
-  username: string | null
-  name: string | null
-  status: string
-  bio: string
-  subjects: string[]
-  hourly_rate: number
-  currency: string
-  review_note?: string | null
-  reviewed_by?: string | null
-  reviewed_at?: string | null
-  created_at: string
-  updated_at: string
-  documents?: DocumentView[]
-}
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null)
 
@@ -154,19 +137,58 @@ async function viewOf(deps: ProfileDeps, caller: Caller | null, profileId: strin
   return profileView(p, subjects, documents, s)
 }
 
-export function getProfile(deps: ProfileDeps, caller: Caller | null, profileId: string) {
-  return viewOf(deps, caller, profileId)
+export async function getProfile(deps: ProfileDeps, token: TokenCaller | null, profileId: string) {
+  return viewOf(deps, await acting(deps, token), profileId)
+}
+
+/** A profile's documents: for its owner and admins; to anyone else the profile is not there. */
+export async function listDocuments(
+  deps: ProfileDeps,
+  token: TokenCaller,
+  profileId: string,
+): Promise<{ items: DocumentView[] }> {
+  const caller = await acting(deps, token)
+  const profile = await findProfile(deps.db, profileId)
+  const s = profile ? standing(caller, profile) : 'none'
+  if (!maySeeDocuments(s)) throw noSuchProfile()
+  return { items: (await documentsOf(deps.db, profileId)).map((d) => documentView(d, s)) }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Browse
 
-export type BrowseQuery = Omit<BrowseFilters, 'visibility'>
-
-export async function browse(deps: ProfileDeps, caller: Caller | null, query: BrowseQuery) {
+/**
+ * One page of the profiles the caller may see (anonymous callers and students: approved ones;
+ * tutors: also their own; admins: all), filtered and in the order asked for.
+ */
+export async function browse(
+  deps: ProfileDeps,
+  token: TokenCaller | null,
+  query: Static<typeof BrowseQuery>,
+) {
+  const caller = await acting(deps, token)
+  const order = query.sort ?? 'newest'
+  if (
+    query.min_rate !== undefined &&
+    query.max_rate !== undefined &&
+    query.min_rate > query.max_rate
+  ) {
+    throw new RuleViolation('invalid', 'min_rate is above max_rate', [
+      { field: 'min_rate', message: 'must not be above max_rate' },
+    ])
+  }
+  const q = query.q?.trim()
   const { rows, next } = await browseProfiles(deps.db, {
-    ...query,
     visibility: browseVisibility(caller),
+    userId: query.user_id,
+    status: query.status,
+    subject: query.subject === undefined ? undefined : normaliseSubject(query.subject),
+    minRate: query.min_rate,
+    maxRate: query.max_rate,
+    q: q === '' ? undefined : q,
+    order,
+    limit: query.limit ?? 20,
+    after: query.cursor === undefined ? undefined : decodeCursor(query.cursor, order),
   })
   const ids = rows.map((r) => r.id)
   const subjects = await subjectsOf(deps.db, ids)
@@ -270,24 +292,53 @@ async function insertDocuments(trx: Trx, profileId: string, documents: DocumentT
   await trx.insertInto('tutor_documents').values(documents).execute()
 }
 
-/** The text fields of the create form: an admin names the tutor the profile is for. */
-export function createFields(caller: Caller): string[] {
-  const fields = ['bio', 'subjects', 'hourly_rate', 'currency']
-  return caller.role === 'admin' ? [...fields, 'user_id'] : fields
-}
+/** Reads the request's form, allowing these text fields (routes/tutor-profiles-form.ts). */
+export type FormReader = (textFields: readonly string[]) => Promise<ReceivedForm>
 
-/** Before the body is read: a tutor who has a profile already is refused at once. */
-export async function checkNoProfileYet(deps: ProfileDeps, caller: Caller): Promise<void> {
-  if (caller.role === 'tutor' && (await profileOfUser(deps.db, caller.id))) {
-    throw new ProfileExistsError()
+/**
+ * Reads the form once the caller may send it (so a refused caller's files are never read), runs
+ * `use` on it, and removes its spool files whatever happens.
+ */
+async function withForm<T>(
+  read: FormReader,
+  textFields: readonly string[],
+  use: (form: ReceivedForm) => Promise<T>,
+): Promise<T> {
+  const form = await read(textFields)
+  try {
+    return await use(form)
+  } finally {
+    await discardSpooled(form.files.map((f) => f.upload))
   }
 }
 
+/**
+ * A new profile from the form: a tutor's own, or an admin's for the tutor named by `user_id`.
+ * A tutor who has one already is refused before the form is read.
+ */
 export async function createProfile(
+  deps: ProfileDeps,
+  token: TokenCaller,
+  read: FormReader,
+): Promise<ProfileView> {
+  const caller = await acting(deps, token)
+  if (caller.role === 'student') {
+    throw new RuleViolation('forbidden', 'tutor profiles are made by tutors and admins')
+  }
+  if (caller.role === 'tutor' && (await profileOfUser(deps.db, caller.id))) {
+    throw new ProfileExistsError()
+  }
+  const fields = ['bio', 'subjects', 'hourly_rate', 'currency']
+  const textFields = caller.role === 'admin' ? [...fields, 'user_id'] : fields
+  const profileId = await withForm(read, textFields, (form) => recordProfile(deps, caller, form))
+  return viewOf(deps, caller, profileId)
+}
+
+async function recordProfile(
   deps: ProfileDeps,
   caller: Caller,
   form: ReceivedForm,
-): Promise<ProfileView> {
+): Promise<string> {
   const f = form.fields
   const userId = caller.role === 'admin' ? f.user_id?.trim() : caller.id
   if (!userId) throw fieldRequired('user_id')
@@ -296,7 +347,7 @@ export async function createProfile(
   const subjects = parseSubjects(f.subjects)
   if (f.hourly_rate === undefined) throw fieldRequired('hourly_rate')
   const hourlyRate = parseHourlyRate(f.hourly_rate)
-  const currency = checkCurrency(f.currency, deps.currency)
+  const currency = checkCurrency(f.currency, deps.settings.currency)
   planDocuments(
     [],
     form.files.map((file) => file.kind),
@@ -343,7 +394,7 @@ export async function createProfile(
     if (isDuplicateKey(err)) throw new ProfileExistsError()
     throw err
   }
-  return viewOf(deps, caller, profileId)
+  return profileId
 }
 
 /** Loads and locks a profile the caller may change (else 403/404). */
@@ -352,13 +403,6 @@ async function changeable(trx: Trx, caller: Caller, profileId: string) {
   if (!profile) throw noSuchProfile()
   mayChange(caller, profile)
   return profile
-}
-
-/** Before the body is read: the caller may change the profile. */
-export async function checkMayChange(deps: ProfileDeps, caller: Caller, profileId: string) {
-  const profile = await findProfile(deps.db, profileId)
-  if (!profile) throw noSuchProfile()
-  mayChange(caller, profile)
 }
 
 /** The owner's change resubmits a rejected profile. */
@@ -378,10 +422,25 @@ async function touch(trx: Trx, caller: Caller, profile: TutorProfilesTable, now:
  */
 export async function addDocuments(
   deps: ProfileDeps,
+  token: TokenCaller,
+  profileId: string,
+  read: FormReader,
+): Promise<ProfileView> {
+  const caller = await acting(deps, token)
+  // Checked before the form is read, and again under the lock.
+  const found = await findProfile(deps.db, profileId)
+  if (!found) throw noSuchProfile()
+  mayChange(caller, found)
+  await withForm(read, [], (form) => recordDocuments(deps, caller, profileId, form))
+  return viewOf(deps, caller, profileId)
+}
+
+async function recordDocuments(
+  deps: ProfileDeps,
   caller: Caller,
   profileId: string,
   form: ReceivedForm,
-): Promise<ProfileView> {
+): Promise<void> {
   const incoming = form.files.map((f) => f.kind)
   planDocuments([], incoming, false)
   const replacedKeys = await storeAndRecord(deps, form.files, async (trx, documents) => {
@@ -399,15 +458,15 @@ export async function addDocuments(
     return keys
   })
   await removeObjects(deps, replacedKeys)
-  return viewOf(deps, caller, profileId)
 }
 
 export async function removeDocument(
   deps: ProfileDeps,
-  caller: Caller,
+  token: TokenCaller,
   profileId: string,
   documentId: string,
 ): Promise<void> {
+  const caller = await acting(deps, token)
   const key = await transaction(deps.db, async (trx) => {
     const profile = await changeable(trx, caller, profileId)
     const document = await findDocument(trx, profileId, documentId)
@@ -425,9 +484,10 @@ export async function removeDocument(
 /** Deletes the profile, its subjects and documents; their objects go after the commit. */
 export async function deleteProfile(
   deps: ProfileDeps,
-  caller: Caller,
+  token: TokenCaller,
   profileId: string,
 ): Promise<void> {
+  const caller = await acting(deps, token)
   const keys = await transaction(deps.db, async (trx) => {
     await changeable(trx, caller, profileId)
     const documents = await documentsOf(trx, profileId)
@@ -444,20 +504,15 @@ export async function deleteProfile(
 // ---------------------------------------------------------------------------------------------
 // Edit and review
 
-export interface ProfileChanges {
-  bio?: string
-  subjects?: string | string[]
-  hourly_rate?: number | string
-  status?: ReviewDecision
-  review_note?: string | null
-}
+export type ProfileChanges = Static<typeof UpdateBody>
 
 export async function updateProfile(
   deps: ProfileDeps,
-  caller: Caller,
+  token: TokenCaller,
   profileId: string,
   changes: ProfileChanges,
 ): Promise<ProfileView> {
+  const caller = await acting(deps, token)
   const fields = Object.keys(changes).filter(
     (k) => changes[k as keyof ProfileChanges] !== undefined,
   )
@@ -513,11 +568,14 @@ export async function updateProfile(
 
 export async function reviewDocument(
   deps: ProfileDeps,
-  admin: Caller,
+  token: TokenCaller,
   profileId: string,
   documentId: string,
   decision: { status: ReviewDecision; review_note?: string | null },
 ): Promise<DocumentView> {
+  const admin = await acting(deps, token)
+  if (admin.role !== 'admin')
+    throw new RuleViolation('forbidden', 'documents are reviewed by admins')
   return transaction(deps.db, async (trx) => {
     // The profile's lock orders this review with the profile's own (which reads the cv's).
     if (!(await lockProfile(trx, profileId))) throw noSuchProfile()
@@ -552,15 +610,18 @@ export async function reviewDocument(
 
 export async function openDocument(
   deps: ProfileDeps,
-  caller: Caller,
+  token: TokenCaller,
   profileId: string,
   documentId: string,
 ): Promise<{ document: DocumentTable; stream: Readable }> {
+  const caller = await acting(deps, token)
   const profile = await findProfile(deps.db, profileId)
   if (!profile || !maySeeDocuments(standing(caller, profile))) throw noSuchDocument()
   const document = await findDocument(deps.db, profileId, documentId)
   if (!document) throw noSuchDocument()
-  const found = await deps.store.open(document.storage_key)
+  const found = await deps.store.open(document.storage_key).catch((err) => {
+    throw new StoreUnavailableError(err)
+  })
   if (!found) {
     // The scheme of db/documents.ts makes this impossible; say so loudly if it happens.
     deps.logger.error({ document_id: documentId }, 'a document row points at a missing object')
