@@ -102,11 +102,8 @@ function likeContains(text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 }
 
-/** One page of profiles in the order asked for, and the cursor of the next page (if any). */
-export async function browseProfiles(
-  db: Db,
-  f: BrowseFilters,
-): Promise<{ rows: ProfileRow[]; next: BrowseCursor | undefined }> {
+/** The browse's query, one row more than a page (so the next page is known to exist). */
+export function browseQuery(db: Db, f: BrowseFilters) {
   let query = withUser(db)
   if (f.subject !== undefined) {
     query = query
@@ -142,8 +139,11 @@ export async function browseProfiles(
   }
   const after = f.after
   if (f.order === 'newest') {
-    if (after) query = query.where('p.id', '<', after.id)
-    query = query.orderBy('p.id', 'desc')
+    // With a subject, the same id read from the subject's index, which is then walked in order
+    // (ordering by p.id would sort the join's result instead).
+    const id = sql.ref<string>(f.subject === undefined ? 'p.id' : 's.profile_id')
+    if (after) query = query.where(id, '<', after.id)
+    query = query.orderBy(id, 'desc')
   } else {
     const up = f.order === 'rate_asc'
     if (after?.rate !== undefined) {
@@ -161,7 +161,15 @@ export async function browseProfiles(
     const direction = up ? 'asc' : 'desc'
     query = query.orderBy('p.hourly_rate', direction).orderBy('p.id', direction)
   }
-  const rows = await query.limit(f.limit + 1).execute()
+  return query.limit(f.limit + 1)
+}
+
+/** One page of profiles in the order asked for, and the cursor of the next page (if any). */
+export async function browseProfiles(
+  db: Db,
+  f: BrowseFilters,
+): Promise<{ rows: ProfileRow[]; next: BrowseCursor | undefined }> {
+  const rows = await browseQuery(db, f).execute()
   const page = rows.slice(0, f.limit)
   const last = page.at(-1)
   const next =
