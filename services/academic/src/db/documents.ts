@@ -58,12 +58,8 @@ export const documentsMigration: Migration = {
         .addColumn('storage_key', key, (c) => c.primaryKey())
         .addColumn('created_at', time, (c) => c.notNull())
         .execute()
-      // The sweep takes the oldest first.
-      await db.schema
-        .createIndex(`${table}_created`)
-        .on(table)
-        .columns(['created_at', 'storage_key'])
-        .execute()
+      // No index on created_at: the sweep reads these small tables by primary key, so that
+      // replicas' batches lock clustered rows only and never deadlock on a secondary index.
     }
   },
   async down(db: Kysely<unknown>) {
@@ -123,11 +119,18 @@ export async function mark(db: Db, table: MarkTable, keys: readonly string[], no
     .execute()
 }
 
-/** Deletes the marks of the keys; how many there were. */
+/**
+ * Deletes the marks of the keys; how many there were. One key at a time: a point delete locks
+ * its own row only, where an IN list may be run as a scan that waits on rows another replica's
+ * sweep holds (and deadlocks with it).
+ */
 export async function unmark(db: Db, table: MarkTable, keys: readonly string[]): Promise<number> {
-  if (keys.length === 0) return 0
-  const result = await db.deleteFrom(table).where('storage_key', 'in', keys).executeTakeFirst()
-  return Number(result.numDeletedRows)
+  let deleted = 0
+  for (const key of keys) {
+    const result = await db.deleteFrom(table).where('storage_key', '=', key).executeTakeFirst()
+    deleted += Number(result.numDeletedRows)
+  }
+  return deleted
 }
 
 /**
@@ -140,14 +143,16 @@ export function lockStaleMarks(
   before: Date,
   limit: number,
 ): Promise<StorageMarkTable[]> {
-  return trx
-    .selectFrom(table)
-    .selectAll()
-    .where('created_at', '<', before)
-    .orderBy('created_at')
-    .orderBy('storage_key')
-    .limit(limit)
-    .forUpdate()
-    .skipLocked()
-    .execute()
+  return (
+    trx
+      .selectFrom(table)
+      .selectAll()
+      .where('created_at', '<', before)
+      // Keys are time-ordered (UUIDv7): the oldest first.
+      .orderBy('storage_key')
+      .limit(limit)
+      .forUpdate()
+      .skipLocked()
+      .execute()
+  )
 }

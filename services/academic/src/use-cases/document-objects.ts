@@ -97,17 +97,22 @@ export async function sweepDocuments(
   const sweepTable = async (table: 'document_intents' | 'document_tombstones') => {
     let swept = 0
     for (;;) {
-      const n = await transaction(deps.db, async (trx) => {
-        const stale = await lockStaleMarks(trx, table, before, limit)
-        // Deleting objects is idempotent, so a transaction retried after a deadlock may redo it.
-        for (const { storage_key } of stale) await deps.store.delete(storage_key)
-        await unmark(
-          trx,
-          table,
-          stale.map((m) => m.storage_key),
-        )
-        return stale.length
-      })
+      const n = await transaction(
+        deps.db,
+        async (trx) => {
+          const stale = await lockStaleMarks(trx, table, before, limit)
+          // Deleting an object is idempotent: a transaction retried after a deadlock may redo it.
+          for (const { storage_key } of stale) await deps.store.delete(storage_key)
+          await unmark(
+            trx,
+            table,
+            stale.map((m) => m.storage_key),
+          )
+          return stale.length
+        },
+        // Locks on the rows taken only, no gap locks: replicas' batches do not deadlock.
+        { isolationLevel: 'read committed' },
+      )
       swept += n
       if (n < limit) return swept
     }
