@@ -106,6 +106,8 @@ export async function startServiceProcess(
       PORT: String(port),
       METRICS_PORT: String(await freePort()),
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      // e.g. SERVICE_NODE_OPTIONS=--cpu-prof to profile the service, not its caller.
+      NODE_OPTIONS: process.env.SERVICE_NODE_OPTIONS ?? '',
       ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
