@@ -2,6 +2,7 @@
 // drivers: uploads and byte-for-byte read-back, the refusals (size, type, fields, cv, a second
 // profile), who may read what, deletion, and a storage write failing halfway.
 import { createHash } from 'node:crypto'
+import http from 'node:http'
 import { Readable } from 'node:stream'
 import t, { type Test } from 'tap'
 import type { DocumentStore } from '../src/storage/store.ts'
@@ -9,6 +10,7 @@ import { MAX_DOCUMENT_BYTES } from '../src/storage/upload.ts'
 import { sample } from './fixtures.ts'
 import {
   drivers,
+  multipartBody,
   type ProfileService,
   postForm,
   profileFields,
@@ -446,3 +448,46 @@ for (const driver of drivers) {
     })
   })
 }
+
+t.test(
+  'over a real socket: a refusal mid-upload is answered at once and closes the connection',
+  async (t) => {
+    const service = await profileService(t, 'local')
+    const tutor = await service.user('tutor-1', 'tutor')
+    const url = await service.app.listen({ host: '127.0.0.1', port: 0 })
+    // 30 MiB in one file: refused at 10 MiB + 1 while most of it is still to be sent.
+    const body = await multipartBody(profileFields, [
+      { field: 'cv', bytes: sample.pdf(30 * 1024 * 1024) },
+    ])
+    const answer = await new Promise<{
+      status: number
+      connection: string | undefined
+      text: string
+    }>((resolve, reject) => {
+      const request = http.request(`${url}/academic/tutor-profiles`, {
+        method: 'POST',
+        headers: {
+          ...body.headers,
+          'content-length': String(body.payload.length),
+          authorization: `Bearer ${tutor.token}`,
+        },
+      })
+      // Writing the rest may fail once the server has closed: that is the point.
+      request.on('error', (err) => reject(err))
+      request.once('response', async (response) => {
+        let text = ''
+        for await (const chunk of response) text += chunk
+        resolve({ status: response.statusCode ?? 0, connection: response.headers.connection, text })
+      })
+      request.end(body.payload)
+    }).catch((err: NodeJS.ErrnoException) => ({ status: -1, connection: err.code, text: '' }))
+    t.equal(answer.status, 413, 'the client reads the 413')
+    t.equal(
+      answer.connection,
+      'close',
+      'and the connection is closed, not left with the rest unread',
+    )
+    t.match(JSON.parse(answer.text), { type: /document-too-large/ })
+    await nothingLeft(t, service, 'over a real socket')
+  },
+)

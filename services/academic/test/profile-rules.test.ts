@@ -1,6 +1,7 @@
 // The pure rules of tutor profiles: every allowed and refused case.
 import t from 'tap'
 import {
+  actingRole,
   browseVisibility,
   checkCurrency,
   checkEditableFields,
@@ -62,6 +63,17 @@ t.test('standing and visibility', async (t) => {
   t.same(browseVisibility(tutor), { all: false, alsoOwnedBy: tutor.id })
   t.same(browseVisibility(student), { all: false, alsoOwnedBy: undefined })
   t.same(browseVisibility(null), { all: false, alsoOwnedBy: undefined })
+})
+
+t.test('the role a caller acts with', async (t) => {
+  t.equal(actingRole('tutor', undefined), 'tutor', 'not heard of yet: the token')
+  t.equal(actingRole('student', undefined), 'student')
+  t.equal(actingRole('admin', undefined), 'student', 'an admin only when the copy says so')
+  t.equal(actingRole('admin', 'admin'), 'admin')
+  t.equal(actingRole('tutor', 'tutor'), 'tutor')
+  t.equal(actingRole('tutor', 'student'), 'student', 'demoted within the token’s lifetime')
+  t.equal(actingRole('admin', 'tutor'), 'student')
+  t.equal(actingRole('student', 'tutor'), 'student', 'promoted: a new token brings it')
 })
 
 t.test('who may change a profile', async (t) => {

@@ -9,10 +9,6 @@ export type ReviewDecision = 'approved' | 'rejected'
 export type DocumentKind = 'cv' | 'id_card' | 'certificate'
 export type Role = 'student' | 'tutor' | 'admin'
 
-export const reviewStatuses: readonly ReviewStatus[] = ['pending', 'approved', 'rejected']
-export const reviewDecisions: readonly ReviewDecision[] = ['approved', 'rejected']
-export const documentKinds: readonly DocumentKind[] = ['cv', 'id_card', 'certificate']
-
 export const MAX_CERTIFICATES = 5
 export const MAX_SUBJECTS = 20
 export const MAX_SUBJECT_LENGTH = 50
@@ -136,8 +132,8 @@ export function maySeeDocuments(s: Standing): boolean {
 }
 
 /** Fields the owner edits; an admin may edit them too and, besides, review. */
-export const ownerFields = ['bio', 'subjects', 'hourly_rate'] as const
-export const reviewFields = ['status', 'review_note'] as const
+const ownerFields = ['bio', 'subjects', 'hourly_rate'] as const
+const reviewFields = ['status', 'review_note'] as const
 
 /** Refuses (400, naming each) the fields a caller of this standing may not set. */
 export function checkEditableFields(s: 'admin' | 'owner', fields: readonly string[]): void {
