@@ -9,6 +9,7 @@ import type { DocumentStore } from '../src/storage/store.ts'
 import { MAX_DOCUMENT_BYTES } from '../src/storage/upload.ts'
 import { sample } from './fixtures.ts'
 import {
+  createProfile,
   drivers,
   multipartBody,
   type ProfileService,
@@ -249,14 +250,9 @@ for (const driver of drivers) {
       const other = await service.user('tutor-2', 'tutor')
       const student = await service.user('student-1', 'student')
       const admin = await service.user('admin-1', 'admin')
-      const created = await postForm(
-        service,
-        '/academic/tutor-profiles',
-        tutor.token,
-        profileFields,
-        [{ field: 'cv', bytes: sample.pdf() }],
-      )
-      const profile = created.json()
+      const profile = await createProfile(service, tutor.token, [
+        { field: 'cv', bytes: sample.pdf() },
+      ])
       const cv = profile.documents[0]
       const get = (url: string, token?: string) =>
         service.app.inject({ method: 'GET', url, headers: token ? bearer(token) : {} })
@@ -301,15 +297,12 @@ for (const driver of drivers) {
       t.equal((await get(base, admin.token)).json().reviewed_by, admin.id)
       // A document of another profile, by a path that mixes them up, is not there either.
       await service.user('tutor-3', 'tutor')
-      const third = await postForm(
+      const third = await createProfile(
         service,
-        '/academic/tutor-profiles',
         await service.token({ id: 'tutor-3', role: 'tutor' }),
-        profileFields,
-        [{ field: 'cv', bytes: sample.pdf() }],
       )
       t.equal(
-        (await get(`/academic/tutor-profiles/${third.json().id}/documents/${cv.id}`, admin.token))
+        (await get(`/academic/tutor-profiles/${third.id}/documents/${cv.id}`, admin.token))
           .statusCode,
         404,
       )
@@ -318,14 +311,9 @@ for (const driver of drivers) {
     t.test('a tutor cannot approve their own profile or document by any field', async (t) => {
       const service = await profileService(t, driver)
       const tutor = await service.user('tutor-1', 'tutor')
-      const created = await postForm(
-        service,
-        '/academic/tutor-profiles',
-        tutor.token,
-        profileFields,
-        [{ field: 'cv', bytes: sample.pdf() }],
-      )
-      const profile = created.json()
+      const profile = await createProfile(service, tutor.token, [
+        { field: 'cv', bytes: sample.pdf() },
+      ])
       const base = `/academic/tutor-profiles/${profile.id}`
       const patch = (url: string, payload: object) =>
         service.app.inject({ method: 'PATCH', url, headers: bearer(tutor.token), payload })
@@ -373,18 +361,11 @@ for (const driver of drivers) {
       const service = await profileService(t, driver)
       const tutor = await service.user('tutor-1', 'tutor')
       const admin = await service.user('admin-1', 'admin')
-      const created = await postForm(
-        service,
-        '/academic/tutor-profiles',
-        tutor.token,
-        profileFields,
-        [
-          { field: 'cv', bytes: sample.pdf() },
-          { field: 'id_card', bytes: sample.png() },
-          { field: 'certificates', bytes: sample.jpeg() },
-        ],
-      )
-      const profile = created.json()
+      const profile = await createProfile(service, tutor.token, [
+        { field: 'cv', bytes: sample.pdf() },
+        { field: 'id_card', bytes: sample.png() },
+        { field: 'certificates', bytes: sample.jpeg() },
+      ])
       const base = `/academic/tutor-profiles/${profile.id}`
       const keysBefore = await service.storedKeys()
       t.equal(keysBefore.length, 3)

@@ -9,7 +9,9 @@ import { upsertUser } from '../src/db/users.ts'
 import type { Role } from '../src/domain/profiles.ts'
 import { createDocumentStore } from '../src/storage/index.ts'
 import { type DocumentStore, temporaryDirectory } from '../src/storage/store.ts'
+import { sample } from './fixtures.ts'
 import { type AcademicServiceOptions, academicService } from './helpers.ts'
+import { storageSettings } from './service-process.ts'
 
 export type Driver = 'local' | 's3'
 export const drivers: Driver[] = ['local', 's3']
@@ -27,28 +29,8 @@ export async function profileService(
   const dataDir = await mkdtemp(path.join(tmpdir(), 'academic-data-'))
   t.teardown(() => rm(dataDir, { recursive: true, force: true }))
   const s3: TestS3 | undefined = driver === 's3' ? await createTestS3(t) : undefined
-  const storage = {
-    dataDir,
-    ...(s3
-      ? {
-          s3Endpoint: s3.endpoint,
-          s3AccessKey: s3.accessKey,
-          s3SecretKey: s3.secretKey,
-          s3Bucket: s3.bucket,
-          s3Region: s3.region,
-        }
-      : {}),
-  }
-  const wrapped = options.wrapStore?.(
-    createDocumentStore({
-      dataDir,
-      s3Endpoint: s3?.endpoint,
-      s3AccessKey: s3?.accessKey,
-      s3SecretKey: s3?.secretKey,
-      s3Bucket: s3?.bucket ?? '',
-      s3Region: s3?.region ?? '',
-    }),
-  )
+  const storage = storageSettings(dataDir, s3)
+  const wrapped = options.wrapStore?.(createDocumentStore(storage))
   const service = await academicService(t, {
     ...options,
     config: { ...storage, ...options.config },
@@ -159,4 +141,16 @@ export const profileFields = {
   bio: 'I teach maths.',
   subjects: 'Maths, Physics',
   hourly_rate: '2500',
+}
+
+/** A tutor's profile made through the create form (a cv unless other files are given). */
+export async function createProfile(
+  service: ProfileService,
+  token: string,
+  files: FilePart[] = [{ field: 'cv', bytes: sample.pdf() }],
+) {
+  const res = await postForm(service, '/academic/tutor-profiles', token, profileFields, files)
+  if (res.statusCode !== 201)
+    throw new Error(`creating a profile answered ${res.statusCode}: ${res.body}`)
+  return res.json()
 }

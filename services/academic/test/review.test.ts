@@ -3,7 +3,13 @@
 // taken away stops being bookable (their profile is rejected).
 import t, { type Test } from 'tap'
 import { sample } from './fixtures.ts'
-import { type ProfileService, postForm, profileFields, profileService } from './profile-helpers.ts'
+import {
+  createProfile,
+  type ProfileService,
+  postForm,
+  profileFields,
+  profileService,
+} from './profile-helpers.ts'
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
@@ -21,11 +27,10 @@ async function setUp(t: Test) {
   const service = await profileService(t, 'local')
   const tutor = await service.user('tutor-1', 'tutor')
   const admin = await service.user('admin-1', 'admin')
-  const created = await postForm(service, '/academic/tutor-profiles', tutor.token, profileFields, [
+  const profile = await createProfile(service, tutor.token, [
     { field: 'cv', bytes: sample.pdf() },
     { field: 'id_card', bytes: sample.png() },
   ])
-  const profile = created.json()
   const base = `/academic/tutor-profiles/${profile.id}`
   const call = (method: 'GET' | 'PATCH', url: string, token: string, payload?: object) =>
     service.app.inject({ method, url, headers: bearer(token), payload })

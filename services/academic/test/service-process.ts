@@ -17,6 +17,7 @@ import {
   eventually,
   type TestContext,
   type TestIssuer,
+  type TestS3,
 } from '@tms/testing'
 import type { StoreSettings } from '../src/storage/index.ts'
 
@@ -38,6 +39,18 @@ export interface ServiceSetting {
   storage: StoreSettings
 }
 
+/** The store's settings (the configuration's fields) for a data directory and, for S3, a bucket. */
+export function storageSettings(dataDir: string, s3: TestS3 | undefined): StoreSettings {
+  return {
+    dataDir,
+    s3Endpoint: s3?.endpoint,
+    s3AccessKey: s3?.accessKey,
+    s3SecretKey: s3?.secretKey,
+    s3Bucket: s3?.bucket ?? 'unused',
+    s3Region: s3?.region ?? 'us-east-1',
+  }
+}
+
 /** Everything a service process needs, each of the test's own and removed at teardown. */
 export async function serviceSetting(
   t: TestContext,
@@ -57,14 +70,7 @@ export async function serviceSetting(
   })
   const issuer = await createTestIssuer()
   const s3 = driver === 's3' ? await createTestS3(t) : undefined
-  const storage: StoreSettings = {
-    dataDir,
-    s3Endpoint: s3?.endpoint,
-    s3AccessKey: s3?.accessKey,
-    s3SecretKey: s3?.secretKey,
-    s3Bucket: s3?.bucket ?? 'unused',
-    s3Region: s3?.region ?? 'us-east-1',
-  }
+  const storage = storageSettings(dataDir, s3)
   const env: Record<string, string> = {
     DATABASE_URL: databaseUrl,
     AMQP_URL: broker.url,

@@ -16,6 +16,7 @@ import { type DocumentStore, newStorageKey, temporaryDirectory } from '../src/st
 import { sweepDocuments } from '../src/use-cases/document-objects.ts'
 import { sample } from './fixtures.ts'
 import {
+  createProfile,
   drivers,
   multipartBody,
   postForm,
@@ -170,13 +171,13 @@ t.test('objects whose deletion failed are finished by the sweep', async (t) => {
       }),
   })
   const tutor = await service.user('tutor-1', 'tutor')
-  const created = await postForm(service, '/academic/tutor-profiles', tutor.token, profileFields, [
+  const created = await createProfile(service, tutor.token, [
     { field: 'cv', bytes: sample.pdf() },
     { field: 'id_card', bytes: sample.png() },
   ])
   const deleted = await service.app.inject({
     method: 'DELETE',
-    url: `/academic/tutor-profiles/${created.json().id}`,
+    url: `/academic/tutor-profiles/${created.id}`,
     headers: { authorization: `Bearer ${tutor.token}` },
   })
   t.equal(deleted.statusCode, 204, 'the deletion itself happened')

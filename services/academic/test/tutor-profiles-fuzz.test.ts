@@ -15,7 +15,7 @@ import {
 import fc from 'fast-check'
 import t from 'tap'
 import { sample } from './fixtures.ts'
-import { multipartBody, postForm, profileFields, profileService } from './profile-helpers.ts'
+import { createProfile, multipartBody, profileService } from './profile-helpers.ts'
 
 type Part =
   | { kind: 'field'; name: string; value: string }
@@ -27,11 +27,10 @@ t.test('no tutor-profile route answers a 5xx or a refusal without a problem', as
   const other = await service.user('tutor-2', 'tutor')
   const student = await service.user('student-1', 'student')
   const admin = await service.user('admin-1', 'admin')
-  const created = await postForm(service, '/academic/tutor-profiles', tutor.token, profileFields, [
+  const profile = await createProfile(service, tutor.token, [
     { field: 'cv', bytes: sample.pdf() },
     { field: 'certificates', bytes: sample.png() },
   ])
-  const profile = created.json()
   const tokens = [tutor.token, other.token, student.token, admin.token]
   const profileId = pathSegment([profile.id, 'nope', '00000000-0000-7000-8000-000000000000'])
   const documentId = pathSegment(profile.documents.map((d: { id: string }) => d.id))

@@ -27,7 +27,6 @@ import {
   checkCurrency,
   checkEditableFields,
   checkRemovable,
-  type DocumentStatus,
   mayChange,
   maySeeDocuments,
   normaliseSubject,
