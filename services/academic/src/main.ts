@@ -7,6 +7,8 @@ import { type AcademicConfig, configProblems, configSpec } from './config.ts'
 import { migrations } from './db/migrations.ts'
 import type { AcademicDatabase } from './db/schema.ts'
 import { subscribeUsers } from './events/users.ts'
+import { createDocumentStore } from './storage/index.ts'
+import { documentSweepJob } from './use-cases/document-objects.ts'
 
 async function start(
   ctx: ServiceContext<AcademicConfig, AcademicDatabase>,
@@ -16,8 +18,11 @@ async function start(
   subscribeUsers(bus, { clock })
   const keys = { jwksUrl: config.jwksUrl }
   const verifyAccessToken = createAccessTokenVerifier({ issuer: config.jwtIssuer, keys })
-  const app = await buildApp({ ...ctx, verifyAccessToken, settings: config, ...overrides })
-  return { app, jobs: [] }
+  const store = overrides?.store ?? createDocumentStore(config)
+  await store.init()
+  const app = await buildApp({ ...ctx, verifyAccessToken, settings: config, store, ...overrides })
+  const jobs = [documentSweepJob({ ...ctx, store }, config)]
+  return { app, jobs, onClose: async () => store.close() }
 }
 
 export const academic = defineService({

@@ -2,6 +2,7 @@ import { busMigrations } from '@tms/bus'
 import type { Migrations } from '@tms/db'
 import { idempotencyMigrations } from '@tms/idempotency'
 import { type Kysely, sql } from 'kysely'
+import { documentsMigration } from './documents.ts'
 
 const time = sql`datetime(3)`
 const userId = 'varchar(64)'
@@ -62,4 +63,5 @@ export const migrations: Migrations = {
       }
     },
   },
+  academic_0002_documents: documentsMigration,
 }

@@ -1,6 +1,7 @@
 import type { BusTables } from '@tms/bus'
 import type { Role } from '@tms/contracts'
 import type { IdempotencyTables } from '@tms/idempotency'
+import type { DocumentTables } from './document-tables.ts'
 
 /** What the service knows of an account, kept from the auth service's events only. */
 export interface UsersTable {
@@ -34,7 +35,7 @@ export interface TutorSubjectsTable {
   subject: string
 }
 
-export interface AcademicDatabase extends BusTables, IdempotencyTables {
+export interface AcademicDatabase extends BusTables, IdempotencyTables, DocumentTables {
   users: UsersTable
   tutor_profiles: TutorProfilesTable
   tutor_subjects: TutorSubjectsTable

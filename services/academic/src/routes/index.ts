@@ -4,7 +4,9 @@
 import { type App, mapErrors } from '@tms/http'
 import type { AcademicDeps } from '../use-cases/deps.ts'
 import { problemFor } from './problems.ts'
+import { tutorProfileRoutes } from './tutor-profiles.ts'
 
-export async function academicRoutes(app: App, _options: { deps: AcademicDeps }) {
+export async function academicRoutes(app: App, { deps }: { deps: AcademicDeps }) {
   mapErrors(app, problemFor)
+  await app.register(tutorProfileRoutes, { prefix: '/tutor-profiles', deps })
 }
