@@ -13,6 +13,39 @@ export function findProfile(
   return db.selectFrom('profile').selectAll().where(by, '=', value).executeTakeFirst()
 }
 
+/** A profile with its wallet's two balances (0 without a wallet yet). */
+export interface ProfileWithWallet extends ProfileTable {
+  available: number
+  held: number
+}
+
+const profileColumn = { user_id: 'p.user_id', email: 'p.email', username: 'p.username' } as const
+
+/** The profile and its balances in one statement (a round trip fewer for every read). */
+export async function findProfileWithWallet(
+  db: Db,
+  by: 'user_id' | 'email' | 'username',
+  value: string,
+): Promise<ProfileWithWallet | undefined> {
+  const row = await db
+    .selectFrom('profile as p')
+    .selectAll('p')
+    .select((eb) =>
+      (['available', 'held'] as const).map((kind) =>
+        eb
+          .selectFrom('account')
+          .select('account.balance')
+          .whereRef('account.user_id', '=', 'p.user_id')
+          .where('account.kind', '=', kind)
+          .as(kind),
+      ),
+    )
+    .where(profileColumn[by], '=', value)
+    .executeTakeFirst()
+  if (!row) return undefined
+  return { ...row, available: Number(row.available ?? 0), held: Number(row.held ?? 0) }
+}
+
 export async function profileRole(db: Db, userId: string): Promise<Role | undefined> {
   const row = await db
     .selectFrom('profile')
