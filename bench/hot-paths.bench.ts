@@ -17,7 +17,7 @@
 //   DURATION=10 BENCH_ONLY=hello,me,debit,ledger PROFILE=1 node bench/hot-paths.bench.ts
 // PROFILE=1 runs the service with --cpu-prof and prints where its CPU time went.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdirSync, openSync, readdirSync } from 'node:fs'
+import { mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs'
 import net, { type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -96,6 +96,20 @@ interface HttpFigures {
   p50: number
   p99: number
   failures: number
+  /** CPU time of the server's process per answered request, in microseconds. */
+  cpuUs: number
+}
+
+/** The CPU time a process has used, in seconds (Linux: /proc/<pid>/stat, in clock ticks). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return Number.NaN
+  }
 }
 
 type LoadOptions = {
@@ -104,17 +118,28 @@ type LoadOptions = {
   body?: string
 }
 
-/** autocannon, 50 connections, DURATION seconds (after a warm-up when `warm`). */
-async function load(url: string, options: LoadOptions, warm: boolean): Promise<HttpFigures> {
+/**
+ * autocannon, 50 connections, DURATION seconds (after a warm-up when `warm`), against the
+ * server process `server` (whose CPU time per request is measured too).
+ */
+async function load(
+  server: ChildProcess,
+  url: string,
+  options: LoadOptions,
+  warm: boolean,
+): Promise<HttpFigures> {
   const run = (duration: number) =>
     autocannon({ url, connections: CONNECTIONS, duration, ...options })
   if (warm) await run(WARMUP)
+  const cpuBefore = cpuSeconds(server.pid)
   const result = await run(DURATION)
+  const cpu = cpuSeconds(server.pid) - cpuBefore
   return {
     perSecond: result['2xx'] / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
     failures: result.non2xx + result.errors + result.timeouts,
+    cpuUs: (cpu / Math.max(1, result['2xx'])) * 1e6,
   }
 }
 
@@ -127,6 +152,7 @@ function mean(figures: HttpFigures[]): HttpFigures {
     p50: avg((x) => x.p50),
     p99: avg((x) => x.p99),
     failures: figures.reduce((sum, x) => sum + x.failures, 0),
+    cpuUs: avg((x) => x.cpuUs),
   }
 }
 
@@ -255,7 +281,7 @@ function row(path: string, ours: string, baseline: string, ratio: number, goal: 
 }
 const rate = (n: number) => `${n.toFixed(0)}/s`
 const http = (f: HttpFigures) =>
-  `${rate(f.perSecond)} (p50 ${f.p50} ms, p99 ${f.p99} ms${f.failures ? `, ${f.failures} failed!` : ''})`
+  `${rate(f.perSecond)} (p50 ${f.p50} ms, p99 ${f.p99} ms, ${f.cpuUs.toFixed(0)} µs CPU/request${f.failures ? `, ${f.failures} failed!` : ''})`
 
 // --- set-up ---------------------------------------------------------------------------------
 const server = (await mysqlServerUrl()).replace(/\/$/, '')
@@ -277,7 +303,7 @@ try {
   const walletPort = await freePort()
   const wallet = `http://127.0.0.1:${walletPort}`
   const walletArgs = profiling ? ['--cpu-prof', `--cpu-prof-dir=${workDir}`] : []
-  await startProcess('user-wallet', [...walletArgs, 'src/main.ts'], {
+  const service = await startProcess('user-wallet', [...walletArgs, 'src/main.ts'], {
     cwd: path.join(root, 'services/user-wallet'),
     env: {
       NODE_ENV: 'development',
@@ -330,7 +356,7 @@ try {
 
   if (only.has('hello')) {
     const port = await freePort()
-    await startProcess(
+    const rawHello = await startProcess(
       'raw-hello',
       [path.join(import.meta.dirname, 'baselines.ts'), 'hello', String(port)],
       {
@@ -339,8 +365,8 @@ try {
       },
     )
     const [a, b] = await alternate(
-      (round) => load(`${wallet}/`, {}, round === 0),
-      (round) => load(`http://127.0.0.1:${port}/`, {}, round === 0),
+      (round) => load(service, `${wallet}/`, {}, round === 0),
+      (round) => load(rawHello, `http://127.0.0.1:${port}/`, {}, round === 0),
     )
     const [ours, raw] = [mean(a), mean(b)]
     row(
@@ -354,15 +380,15 @@ try {
 
   if (only.has('me')) {
     const port = await freePort()
-    await startProcess(
+    const fastifyRead = await startProcess(
       'fastify-read',
       [path.join(import.meta.dirname, 'baselines.ts'), 'read', String(port), databaseUrl],
       { cwd: root, ready: answersOk(`http://127.0.0.1:${port}/me/bench-reader`) },
     )
     const me = { headers: { authorization: `Bearer ${readerToken}` } }
     const [a, b] = await alternate(
-      (round) => load(`${wallet}/user/me`, me, round === 0),
-      (round) => load(`http://127.0.0.1:${port}/me/bench-reader`, {}, round === 0),
+      (round) => load(service, `${wallet}/user/me`, me, round === 0),
+      (round) => load(fastifyRead, `http://127.0.0.1:${port}/me/bench-reader`, {}, round === 0),
     )
     const [ours, bare] = [mean(a), mean(b)]
     row(
@@ -403,7 +429,9 @@ try {
     const rawWaits = lockWaits(server, database)
     const [a, b] = await alternate(
       (round) =>
-        oursWaits.during(() => load(`${wallet}/user/bench-debited/debit`, debit, round === 0)),
+        oursWaits.during(() =>
+          load(service, `${wallet}/user/bench-debited/debit`, debit, round === 0),
+        ),
       async (round) => {
         if (round === 0) await forSeconds(WARMUP, DB_CONCURRENCY, rawTransaction)
         return rawWaits.during(() => forSeconds(DURATION, DB_CONCURRENCY, rawTransaction))

@@ -90,15 +90,20 @@ async function lockWallets(trx: Trx, userIds: string[]): Promise<LockedAccount[]
  * concurrent captures than sub-accounts), it waits for one, taken at random.
  */
 async function lockPlatformAccount(trx: Trx): Promise<{ id: string; balance: number }> {
-  const free = await sql<{ id: string; balance: number }>`SELECT id, balance FROM account
-    WHERE id IN (${sql.join(PLATFORM_ACCOUNT_IDS)}) ORDER BY id LIMIT 1
-    FOR UPDATE SKIP LOCKED`.execute(trx)
+  // One range of the primary key (the sub-accounts' ids sort together, after every other
+  // account's): a plan that scanned more would lock more.
+  const free = await sql<{ id: string; balance: number }>`SELECT id, balance
+    FROM account FORCE INDEX (PRIMARY)
+    WHERE id BETWEEN ${PLATFORM_ACCOUNT_IDS[0]} AND ${PLATFORM_ACCOUNT_IDS.at(-1)}
+    ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`.execute(trx)
+  const anyOne =
+    PLATFORM_ACCOUNT_IDS[Math.floor(Math.random() * PLATFORM_ACCOUNT_IDS.length)] ??
+    PLATFORM_ACCOUNT_ID
   const row =
     free.rows[0] ??
     (
       await sql<{ id: string; balance: number }>`SELECT id, balance FROM account
-        WHERE id = ${PLATFORM_ACCOUNT_IDS[Math.floor(Math.random() * PLATFORM_ACCOUNT_IDS.length)] ?? PLATFORM_ACCOUNT_ID}
-        FOR UPDATE`.execute(trx)
+        WHERE id = ${anyOne} FOR UPDATE`.execute(trx)
     ).rows[0]
   if (!row) throw new Error('the platform accounts are missing (migration wallet_0003)')
   return { id: row.id, balance: Number(row.balance) }
@@ -118,16 +123,19 @@ export async function post(trx: Trx, movement: Movement, meta: PostingMeta): Pro
     reference: meta.reference ?? null,
     created_at: meta.now,
   }
-  await trx.insertInto('ledger_transaction').values(transaction).execute()
-
+  // Sent together: mysql2 queues them on the transaction's connection and sends each as soon as
+  // the one before is answered, without a turn through this code in between.
+  const [, platform, wallets] = await Promise.all([
+    trx.insertInto('ledger_transaction').values(transaction).execute(),
+    refs.some((r) => r.kind === 'platform') ? lockPlatformAccount(trx) : undefined,
+    userIds.length > 0 ? lockWallets(trx, userIds) : [],
+  ])
   const ids = new Map<string, string>([['external', EXTERNAL_ACCOUNT_ID]])
   const balances = new Map<string, number>()
-  if (refs.some((r) => r.kind === 'platform')) {
-    const platform = await lockPlatformAccount(trx)
+  if (platform) {
     ids.set('platform', platform.id)
     balances.set('platform', platform.balance)
   }
-  const wallets = userIds.length > 0 ? await lockWallets(trx, userIds) : []
   for (const account of wallets) {
     const key = accountKey({ kind: account.kind, userId: account.user_id })
     ids.set(key, account.id)
@@ -144,29 +152,30 @@ export async function post(trx: Trx, movement: Movement, meta: PostingMeta): Pro
     throw err
   }
 
-  if (movement.entries.length > 0) {
-    await trx
-      .insertInto('entry')
-      .values(
-        movement.entries.map((e) => ({
-          id: newId(),
-          transaction_id: transaction.id,
-          account_id: ids.get(accountKey(e.account)) as string,
-          amount: e.amount,
-        })),
-      )
-      .execute()
-  }
+  // Under the locks: the entries and the balances, sent together (one turn, not two).
   const changed = [...after].filter(([key, balance]) => balances.get(key) !== balance)
-  if (changed.length > 0) {
-    const idOf = (key: string) => ids.get(key) as string
-    await sql`UPDATE account SET balance = CASE id
+  const idOf = (key: string) => ids.get(key) as string
+  await Promise.all([
+    movement.entries.length > 0 &&
+      trx
+        .insertInto('entry')
+        .values(
+          movement.entries.map((e) => ({
+            id: newId(),
+            transaction_id: transaction.id,
+            account_id: idOf(accountKey(e.account)),
+            amount: e.amount,
+          })),
+        )
+        .execute(),
+    changed.length > 0 &&
+      sql`UPDATE account FORCE INDEX (PRIMARY) SET balance = CASE id
         ${sql.join(
           changed.map(([key, balance]) => sql`WHEN ${idOf(key)} THEN ${balance}`),
           sql` `,
         )}
-      END WHERE id IN (${sql.join(changed.map(([key]) => idOf(key)))})`.execute(trx)
-  }
+      END WHERE id IN (${sql.join(changed.map(([key]) => idOf(key)))})`.execute(trx),
+  ])
 
   const balanceOf = (ref: AccountRef) => {
     const key = accountKey(ref)

@@ -12,7 +12,9 @@ export const EXTERNAL_ACCOUNT_ID = 'external'
 
 /**
  * The platform account's sub-accounts (db/ledger.ts): `platform` itself and 15 more, so that
- * up to 16 captures at once each credit one without waiting for another.
+ * up to 16 captures at once each credit one without waiting for another. Their ids sort
+ * together and after every other account's (generated ids are hex), so one range of the
+ * primary key finds them all.
  */
 export const PLATFORM_ACCOUNT_IDS: readonly string[] = [
   PLATFORM_ACCOUNT_ID,
