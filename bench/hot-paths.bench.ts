@@ -224,14 +224,17 @@ function lockWaits(serverUrl: string, database: string) {
         const before = await status(conn)
         while (!stopped) {
           // One row per (waiting transaction, lock it waits behind): count each waiter once.
-          const [rows] = await conn.query(
-            `SELECT DISTINCT w.requesting_trx_id AS trx, l.lock_table AS tbl, l.lock_index AS idx,
+          // MariaDB's tables; MySQL 8 has performance_schema.data_lock_waits instead.
+          const [rows] = await conn
+            .query(
+              `SELECT DISTINCT w.requesting_trx_id AS trx, l.lock_table AS tbl, l.lock_index AS idx,
                l.lock_data AS data
              FROM information_schema.INNODB_LOCK_WAITS w
              JOIN information_schema.INNODB_LOCKS l ON l.lock_id = w.requested_lock_id
              WHERE l.lock_table LIKE ?`,
-            [`\`${database}\`.%`],
-          )
+              [`\`${database}\`.%`],
+            )
+            .catch(() => [[]] as unknown as [unknown[]])
           samples++
           for (const r of rows as { tbl: string; idx: string; data: string }[]) {
             waiting++
