@@ -17,8 +17,18 @@ type BookingEventType = ConsumerEventType<'user-wallet.booking'>
 export function bookingHandlers(bus: EventPublisher): Handlers<WalletDatabase, BookingEventType> {
   const apply = (trx: Trx, sessionId: string, event: BookingEvent) =>
     applyBookingEvent(bus, trx, sessionId, event)
-  const ended = (trx: Trx, d: { session_id: string; student_id: string }) =>
-    apply(trx, d.session_id, { type: 'ended', studentId: d.student_id })
+  const ended = (
+    trx: Trx,
+    d: { session_id: string; revision: number; student_id: string; tutor_id: string },
+    charge = { charge: 0, fee: 0 },
+  ) =>
+    apply(trx, d.session_id, {
+      type: 'ended',
+      revision: d.revision,
+      studentId: d.student_id,
+      tutorId: d.tutor_id,
+      ...charge,
+    })
   return {
     'academic.session.requested': ({ data: d }, trx) =>
       apply(trx, d.session_id, {
@@ -30,10 +40,12 @@ export function bookingHandlers(bus: EventPublisher): Handlers<WalletDatabase, B
     'academic.session.rescheduled': ({ data: d }, trx) =>
       apply(trx, d.session_id, { type: 'rescheduled', revision: d.revision, price: d.price }),
     'academic.session.rejected': ({ data }, trx) => ended(trx, data),
-    'academic.session.cancelled': ({ data }, trx) => ended(trx, data),
+    'academic.session.cancelled': ({ data }, trx) =>
+      ended(trx, data, { charge: data.charge, fee: data.fee }),
     'academic.session.completed': ({ data: d }, trx) =>
       apply(trx, d.session_id, {
         type: 'completed',
+        revision: d.revision,
         studentId: d.student_id,
         tutorId: d.tutor_id,
         price: d.price,
