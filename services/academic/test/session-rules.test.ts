@@ -46,10 +46,13 @@ const targetOf: Record<Exclude<SessionAction, 'delete'>, SessionStatus> = {
   decline: 'cancelled',
 }
 
+const now = new Date('2030-01-01T00:00:00Z')
+const tomorrow = new Date('2030-01-02T00:00:00Z')
 const facts = (
   status: SessionStatus,
   paymentStatus: SessionFacts['paymentStatus'] = 'authorized',
-) => ({ status, paymentStatus, amountCharged: 0 }) satisfies SessionFacts
+  startTime = tomorrow,
+) => ({ status, paymentStatus, amountCharged: 0, startTime }) satisfies SessionFacts
 
 t.test('every action by every actor from every status', async (t) => {
   t.equal(sessionStatuses.length, 6)
@@ -57,7 +60,12 @@ t.test('every action by every actor from every status', async (t) => {
   for (const action of sessionActions) {
     for (const actor of actors) {
       for (const status of sessionStatuses) {
-        const d = decide(action, actor, facts(status))
+        const d = decide(
+          action,
+          actor,
+          facts(status, 'authorized', action === 'expire' ? now : tomorrow),
+          now,
+        )
         const allowed = expected[action][actor]
         const label = `${actor} ${action} from ${status}`
         checked++
@@ -79,7 +87,12 @@ t.test('every action by every actor from every status', async (t) => {
 
 t.test('the events each move publishes', async (t) => {
   const events = (action: SessionAction, actor: Actor, status: SessionStatus) => {
-    const d = decide(action, actor, facts(status))
+    const d = decide(
+      action,
+      actor,
+      facts(status, 'authorized', action === 'expire' ? now : tomorrow),
+      now,
+    )
     return d.ok ? d.events : undefined
   }
   t.same(events('accept', 'tutor', R), ['academic.session.accepted'])
@@ -92,23 +105,42 @@ t.test('the events each move publishes', async (t) => {
   t.same(events('reschedule', 'tutor', A), ['academic.session.rescheduled'])
   t.same(events('delete', 'student', R), ['academic.session.cancelled'], 'its hold is released')
   t.same(events('delete', 'admin', 'completed'), [], 'a closed session only disappears')
-  t.match(decide('reschedule', 'student', facts(A)), { newRevision: true, to: 'requested' })
+  t.match(decide('reschedule', 'student', facts(A), now), { newRevision: true, to: 'requested' })
 })
 
 t.test('a tutor accepts only an authorized session', async (t) => {
   for (const payment of ['pending', 'declined', 'released', 'captured'] as const) {
     t.match(
-      decide('accept', 'tutor', facts(R, payment)),
+      decide('accept', 'tutor', facts(R, payment), now),
       { ok: false, refusal: 'conflict' },
       payment,
     )
     t.match(
-      decide('accept', 'admin', facts(R, payment)),
+      decide('accept', 'admin', facts(R, payment), now),
       { ok: false, refusal: 'conflict' },
       payment,
     )
   }
-  t.match(decide('accept', 'tutor', facts(R, 'authorized')), { ok: true })
+  t.match(decide('accept', 'tutor', facts(R, 'authorized'), now), { ok: true })
+})
+
+t.test('a request unanswered at its start time has expired', async (t) => {
+  const due = facts(R, 'authorized', now)
+  t.match(decide('accept', 'tutor', due, now), { ok: false, refusal: 'conflict' })
+  t.match(decide('reschedule', 'student', due, now), { ok: false, refusal: 'conflict' })
+  t.match(decide('expire', 'system', due, now), { ok: true, to: 'cancelled' })
+  t.match(decide('cancel', 'student', due, now), { ok: true }, 'it can still be cancelled')
+  t.match(decide('reject', 'tutor', due, now), { ok: true }, 'or rejected')
+  t.match(
+    decide('expire', 'system', facts(R), now),
+    { ok: false, refusal: 'conflict' },
+    'not before its start',
+  )
+  t.match(
+    decide('start', 'tutor', facts(A, 'authorized', now), now),
+    { ok: true },
+    'an accepted session starts at its time',
+  )
 })
 
 t.test('admin override: any status to any other, never out of completed', async (t) => {
@@ -152,14 +184,13 @@ t.test('admin override: any status to any other, never out of completed', async 
     newRevision: false,
   })
   t.match(
-    decideOverride({ status: 'cancelled', paymentStatus: 'captured', amountCharged: 50 }, A),
+    decideOverride({ ...facts('cancelled', 'captured'), amountCharged: 50 }, A),
     { ok: false, refusal: 'conflict' },
     'a session charged for its cancellation is not reopened',
   )
 })
 
 t.test('cancellation policy', async (t) => {
-  const now = new Date('2030-01-01T00:00:00Z')
   const policy = { noticeHours: 24, lateCancelBps: 5000, platformFeeBps: 1000 }
   const session = (
     hoursAhead: number,

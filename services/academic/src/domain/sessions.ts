@@ -130,6 +130,7 @@ export interface SessionFacts {
   paymentStatus: PaymentStatus
   /** Charged by a late cancellation or an override (minor units). */
   amountCharged: number
+  startTime: Date
 }
 
 export type Refusal = {
@@ -170,8 +171,21 @@ function arrivalEvent(to: SessionStatus): SessionEvent | undefined {
   }
 }
 
-/** Whether `actor` may take `action` on a session in its state, and what follows. */
-export function decide(action: SessionAction, actor: Actor, session: SessionFacts): Decision {
+/** A request still unanswered at its start time has expired, swept or not yet. */
+export function hasExpired(
+  session: Pick<SessionFacts, 'status' | 'startTime'>,
+  now: Date,
+): boolean {
+  return session.status === 'requested' && session.startTime.getTime() <= now.getTime()
+}
+
+/** Whether `actor` may take `action` on a session in its state at `now`, and what follows. */
+export function decide(
+  action: SessionAction,
+  actor: Actor,
+  session: SessionFacts,
+  now: Date,
+): Decision {
   const from = session.status
   const allowedFrom = transitions[action][actor]
   if (!allowedFrom) {
@@ -181,6 +195,14 @@ export function decide(action: SessionAction, actor: Actor, session: SessionFact
     return conflict(
       `the session is ${from}: it cannot be ${pastTense(action)}${byWhom(action, actor)}`,
     )
+  }
+  const expired = hasExpired(session, now)
+  if (action === 'expire' && !expired) {
+    return conflict('the request has not reached its start time')
+  }
+  if ((action === 'accept' || action === 'reschedule') && expired) {
+    // The expiry job may not have swept it yet; it is expired all the same.
+    return conflict('the request was not answered by its start time: it has expired')
   }
   if (action === 'accept' && session.paymentStatus !== 'authorized') {
     return conflict(
@@ -266,7 +288,7 @@ const noCharge: Charge = { charge: 0, fee: 0 }
  * is there can pay (an authorized payment); every other cancel is free.
  */
 export function cancellationCharge(
-  session: SessionFacts & { price: number; startTime: Date },
+  session: SessionFacts & { price: number },
   actor: Actor,
   now: Date,
   policy: CancellationPolicy,
