@@ -7,6 +7,7 @@
 //   processing → completed
 //   and an admin's override: any status to any other, except out of completed.
 import { lateCancelCharge, platformFee } from './pricing.ts'
+import type { ConflictKind } from './session-errors.ts'
 
 export const sessionStatuses = [
   'requested',
@@ -135,8 +136,9 @@ export interface SessionFacts {
 
 export type Refusal = {
   ok: false
-  /** forbidden: the actor may never do this (403); conflict: not from this status (409). */
+  /** forbidden: the actor may never do this (403); conflict: not now, not from here (409). */
   refusal: 'forbidden' | 'conflict'
+  kind?: ConflictKind
   detail: string
 }
 
@@ -153,7 +155,12 @@ export type Move = {
 export type Decision = Move | Refusal
 
 const forbidden = (detail: string): Refusal => ({ ok: false, refusal: 'forbidden', detail })
-const conflict = (detail: string): Refusal => ({ ok: false, refusal: 'conflict', detail })
+const conflict = (detail: string, kind: ConflictKind = 'illegal-transition'): Refusal => ({
+  ok: false,
+  refusal: 'conflict',
+  kind,
+  detail,
+})
 
 /** The event that announces arriving at `to` (none for requested or processing). */
 function arrivalEvent(to: SessionStatus): SessionEvent | undefined {
@@ -207,6 +214,7 @@ export function decide(
   if (action === 'accept' && session.paymentStatus !== 'authorized') {
     return conflict(
       `the session's payment is ${session.paymentStatus}: only an authorized session can be accepted`,
+      'payment-not-authorized',
     )
   }
   if (action === 'delete') {
@@ -311,7 +319,10 @@ export function overrideCharge(
     return conflict(`the charge must be from 0 to the price (${session.price})`)
   }
   if (charge > 0 && session.paymentStatus !== 'authorized') {
-    return conflict(`the session's payment is ${session.paymentStatus}: there is no hold to charge`)
+    return conflict(
+      `the session's payment is ${session.paymentStatus}: there is no hold to charge`,
+      'payment-not-authorized',
+    )
   }
   return { charge, fee: platformFee(charge, platformFeeBps) }
 }

@@ -1,0 +1,857 @@
+// What can be done with a class session, each in one transaction that ends with the events of
+// the SPEC's catalogue in the outbox: the wallet moves the money on those events (the saga's
+// other half, services/user-wallet/src/events/booking.ts), and the payment handlers
+// (events/payments.ts) bring its answers back. The rules are the pure ones of domain/; the
+// queries are db/sessions.ts'; the errors are domain/session-errors.ts', mapped by the routes.
+import type { Bus } from '@tms/bus'
+import type { Clock } from '@tms/clock'
+import type { EventData, Role } from '@tms/contracts'
+import { type Kysely, newId, type Transaction, transaction } from '@tms/db'
+import type { AcademicDatabase } from '../db/schema.ts'
+import {
+  type ClassSessionsTable,
+  ensureScheduleLocks,
+  findBookableTutor,
+  findOverlap,
+  findSession,
+  findUserRole,
+  insertSession,
+  listSessions,
+  lockDueRequests,
+  lockSchedules,
+  lockSession,
+  recordChange,
+  type SessionChanges,
+  sessionChanges,
+  updateSession,
+} from '../db/sessions.ts'
+import { paymentOnClose } from '../domain/payments.ts'
+import { quote } from '../domain/pricing.ts'
+import {
+  InvalidSessionInputError,
+  SessionConflictError,
+  SessionForbiddenError,
+  SessionNotFoundError,
+} from '../domain/session-errors.ts'
+import { checkSessionTimes, parseTime } from '../domain/session-times.ts'
+import {
+  type Actor,
+  bookedStatuses,
+  type Charge,
+  cancellationCharge,
+  type Decision,
+  decide,
+  decideOverride,
+  type Move,
+  openStatuses,
+  overrideCharge,
+  type SessionAction,
+  type SessionEvent,
+  type SessionFacts,
+  type SessionStatus,
+  systemCancelReasons,
+  transitions,
+} from '../domain/sessions.ts'
+
+type Db = Kysely<AcademicDatabase>
+type Trx = Transaction<AcademicDatabase>
+
+export interface SessionPolicy {
+  /** The deployment's one currency. */
+  currency: string
+  platformFeeBps: number
+  cancellationNoticeHours: number
+  lateCancelFeeBps: number
+}
+
+export interface SessionDeps {
+  db: Db
+  bus: Pick<Bus, 'enqueue'>
+  clock: Clock
+  policy: SessionPolicy
+}
+
+/** Who calls: `admin` only when the token and the users table here both say so. */
+export interface Caller {
+  id: string
+  role: Role
+  admin: boolean
+}
+
+/** Booking writes lock, then read what others committed meanwhile (see db/sessions.ts). */
+export const bookingTransaction = { isolationLevel: 'read committed' } as const
+
+export interface SessionView {
+  id: string
+  class_id: string | null
+  tutor_id: string
+  student_id: string
+  subject: string
+  note: string | null
+  start_time: string
+  end_time: string
+  status: SessionStatus
+  revision: number
+  price: number
+  fee: number
+  currency: string
+  payment_status: ClassSessionsTable['payment_status']
+  amount_charged: number
+  cancel_reason: string | null
+  created_at: string
+  updated_at: string
+}
+
+export function sessionView(row: ClassSessionsTable): SessionView {
+  return {
+    id: row.id,
+    class_id: row.class_id,
+    tutor_id: row.tutor_id,
+    student_id: row.student_id,
+    subject: row.subject,
+    note: row.note,
+    start_time: row.start_time.toISOString(),
+    end_time: row.end_time.toISOString(),
+    status: row.status,
+    revision: row.revision,
+    price: Number(row.price),
+    fee: Number(row.fee),
+    currency: row.currency,
+    payment_status: row.payment_status,
+    amount_charged: Number(row.amount_charged),
+    cancel_reason: row.cancel_reason,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  }
+}
+
+function factsOf(row: ClassSessionsTable): SessionFacts {
+  return {
+    status: row.status,
+    paymentStatus: row.payment_status,
+    amountCharged: Number(row.amount_charged),
+    startTime: row.start_time,
+  }
+}
+
+/** The caller's part in the session, or undefined when it is none of theirs. */
+function actorIn(caller: Caller, row: Pick<ClassSessionsTable, 'tutor_id' | 'student_id'>) {
+  if (caller.admin) return 'admin' as const
+  if (caller.id === row.tutor_id) return 'tutor' as const
+  if (caller.id === row.student_id) return 'student' as const
+  return undefined
+}
+
+/** The role the caller acts in before any session is looked at. */
+function roleActor(caller: Caller): Actor | undefined {
+  if (caller.admin) return 'admin'
+  return caller.role === 'student' || caller.role === 'tutor' ? caller.role : undefined
+}
+
+function refuse(decision: Decision): asserts decision is Move {
+  if (decision.ok) return
+  if (decision.refusal === 'forbidden') throw new SessionForbiddenError(decision.detail)
+  throw new SessionConflictError(decision.kind ?? 'illegal-transition', decision.detail)
+}
+
+/** A session the caller may see (their own, or any for an admin), else not found. */
+async function visibleSession(db: Db | Trx, caller: Caller, sessionId: string) {
+  const row = await findSession(db, sessionId)
+  if (!row || !actorIn(caller, row)) throw new SessionNotFoundError()
+  return row
+}
+
+// ---------------------------------------------------------------- announcing
+
+interface Announcement {
+  actorId: string | null
+  reason?: string | null
+  charge?: Charge
+}
+
+/** The events of a move, in order, written to the outbox in the move's transaction. */
+async function announce(
+  deps: SessionDeps,
+  trx: Trx,
+  row: ClassSessionsTable,
+  events: readonly SessionEvent[],
+  a: Announcement,
+): Promise<void> {
+  const who = {
+    session_id: row.id,
+    revision: row.revision,
+    student_id: row.student_id,
+    tutor_id: row.tutor_id,
+  }
+  const decision = {
+    ...who,
+    actor_id: a.actorId,
+    ...(a.reason ? { reason: a.reason.slice(0, 200) } : {}),
+  }
+  const times = { start_time: row.start_time.toISOString(), end_time: row.end_time.toISOString() }
+  const money = { price: Number(row.price), fee: Number(row.fee) }
+  for (const type of events) {
+    switch (type) {
+      case 'academic.session.requested':
+        await deps.bus.enqueue(trx, type, {
+          ...who,
+          ...money,
+          currency: row.currency,
+          ...times,
+        } satisfies EventData<typeof type>)
+        break
+      case 'academic.session.rescheduled':
+        await deps.bus.enqueue(trx, type, {
+          session_id: row.id,
+          revision: row.revision,
+          ...money,
+          ...times,
+        })
+        break
+      case 'academic.session.accepted':
+      case 'academic.session.rejected':
+        await deps.bus.enqueue(trx, type, decision)
+        break
+      case 'academic.session.cancelled':
+        await deps.bus.enqueue(trx, type, {
+          ...decision,
+          charge: a.charge?.charge ?? 0,
+          fee: a.charge?.fee ?? 0,
+        })
+        break
+      case 'academic.session.completed':
+        await deps.bus.enqueue(trx, type, {
+          ...who,
+          ...money,
+          currency: row.currency,
+          actor_id: a.actorId,
+        })
+        break
+    }
+  }
+}
+
+interface Applied {
+  row: ClassSessionsTable
+  move: Move
+  actor: Actor
+  actorId: string | null
+  reason?: string | null
+  charge?: Charge
+  /** Further columns that change with the move (times, price, note, deleted_at). */
+  changes?: Partial<SessionChanges>
+}
+
+/**
+ * Writes a decided move: the new status (a closing one also closes the payment that was never
+ * authorized), a new revision when it starts one, the change record, and its events.
+ */
+async function applyMove(deps: SessionDeps, trx: Trx, m: Applied): Promise<ClassSessionsTable> {
+  const now = deps.clock.now()
+  const { move } = m
+  const closing = move.to === 'rejected' || move.to === 'cancelled'
+  const revision = move.newRevision ? m.row.revision + 1 : m.row.revision
+  const changes: SessionChanges = { status: move.to, revision, updated_at: now }
+  if (move.newRevision) changes.payment_status = 'pending'
+  else if (closing) changes.payment_status = paymentOnClose(m.row.payment_status)
+  if (closing) changes.cancel_reason = m.reason ?? null
+  if (m.charge && m.charge.charge > 0) {
+    changes.amount_charged = m.charge.charge
+    changes.charge_fee = m.charge.fee
+  }
+  Object.assign(changes, m.changes)
+  await updateSession(trx, m.row.id, changes)
+  await recordChange(trx, {
+    id: newId(),
+    session_id: m.row.id,
+    revision,
+    from_status: move.from,
+    to_status: move.to,
+    actor_id: m.actorId,
+    actor_role: m.actor,
+    reason: m.reason ?? null,
+    at: now,
+  })
+  const after = { ...m.row, ...changes } as ClassSessionsTable
+  await announce(deps, trx, after, move.events, {
+    actorId: m.actorId,
+    reason: m.reason,
+    charge: m.charge,
+  })
+  return after
+}
+
+// ---------------------------------------------------------------- overlaps
+
+/** 409 if the session at these times would overlap a booked one of its tutor or student. */
+async function checkBooked(trx: Trx, row: ClassSessionsTable, start: Date, end: Date) {
+  for (const person of ['tutor_id', 'student_id'] as const) {
+    const other = await findOverlap(trx, {
+      person,
+      userId: row[person],
+      statuses: bookedStatuses,
+      start,
+      end,
+      excludeId: row.id,
+    })
+    if (other) {
+      const whose = person === 'tutor_id' ? 'the tutor' : 'the student'
+      throw new SessionConflictError(
+        'overlapping-booking',
+        `${whose} has another ${other.status} session from ${other.start_time.toISOString()} to ${other.end_time.toISOString()}`,
+      )
+    }
+  }
+}
+
+/**
+ * 409 if the student already has an open session (requested, accepted or processing) at these
+ * times: a student is in one place at a time, and each request holds their money, so two
+ * racing requests of one student for one slot cannot both be made.
+ */
+async function checkStudentFree(
+  trx: Trx,
+  studentId: string,
+  start: Date,
+  end: Date,
+  excludeId?: string,
+) {
+  const other = await findOverlap(trx, {
+    person: 'student_id',
+    userId: studentId,
+    statuses: openStatuses,
+    start,
+    end,
+    excludeId,
+  })
+  if (other) {
+    throw new SessionConflictError(
+      'overlapping-booking',
+      `the student already has a ${other.status} session from ${other.start_time.toISOString()} to ${other.end_time.toISOString()}`,
+    )
+  }
+}
+
+// ---------------------------------------------------------------- request
+
+export interface RequestInput {
+  tutor_id: string
+  start_time: string
+  end_time: string
+  subject: string
+  note?: string
+  /** Admins only: the student the session is for. */
+  student_id?: string
+}
+
+/**
+ * A new session, `requested` with its payment `pending`; the wallet places the hold on the
+ * requested event. Runs in `trx` (the Idempotency-Key's effect transaction, READ COMMITTED).
+ */
+export async function requestSession(
+  deps: SessionDeps,
+  trx: Trx,
+  caller: Caller,
+  input: RequestInput,
+): Promise<SessionView> {
+  const studentId = await requestingStudent(deps.db, caller, input)
+  const now = deps.clock.now()
+  const checked = checkSessionTimes(input.start_time, input.end_time, now)
+  if (!checked.ok) throw new InvalidSessionInputError(checked.errors)
+  const { start, end, minutes } = checked.times
+  const tutor = await findBookableTutor(deps.db, input.tutor_id)
+  if (!tutor) {
+    throw new InvalidSessionInputError([
+      { field: 'tutor_id', message: 'is not a tutor with an approved profile' },
+    ])
+  }
+  if (tutor.currency !== deps.policy.currency) {
+    throw new InvalidSessionInputError([
+      { field: 'tutor_id', message: `the tutor's rate is not in ${deps.policy.currency}` },
+    ])
+  }
+  const { price, fee } = quote(tutor.hourly_rate, minutes, deps.policy.platformFeeBps)
+
+  await ensureScheduleLocks(deps.db, [studentId])
+  await lockSchedules(trx, [studentId])
+  await checkStudentFree(trx, studentId, start, end)
+  const row: ClassSessionsTable = {
+    id: newId(),
+    class_id: null,
+    tutor_id: tutor.user_id,
+    student_id: studentId,
+    requested_by: caller.id,
+    subject: input.subject.trim(),
+    note: input.note ?? null,
+    start_time: start,
+    end_time: end,
+    status: 'requested',
+    revision: 1,
+    hourly_rate: tutor.hourly_rate,
+    price,
+    fee,
+    currency: deps.policy.currency,
+    payment_status: 'pending',
+    amount_charged: 0,
+    charge_fee: 0,
+    cancel_reason: null,
+    created_at: now,
+    updated_at: now,
+    deleted_at: null,
+  }
+  await insertSession(trx, row)
+  await recordChange(trx, {
+    id: newId(),
+    session_id: row.id,
+    revision: 1,
+    from_status: null,
+    to_status: 'requested',
+    actor_id: caller.id,
+    actor_role: caller.admin ? 'admin' : 'student',
+    reason: null,
+    at: now,
+  })
+  await announce(deps, trx, row, ['academic.session.requested'], { actorId: caller.id })
+  return sessionView(row)
+}
+
+/** The student of a new request: the caller, or for an admin the `student_id` given. */
+async function requestingStudent(db: Db, caller: Caller, input: RequestInput): Promise<string> {
+  if (caller.admin) {
+    if (!input.student_id) {
+      throw new InvalidSessionInputError([
+        { field: 'student_id', message: 'is required when an admin requests a session' },
+      ])
+    }
+    if ((await findUserRole(db, input.student_id)) !== 'student') {
+      throw new InvalidSessionInputError([{ field: 'student_id', message: 'is not a student' }])
+    }
+    return input.student_id
+  }
+  if (caller.role !== 'student') {
+    throw new SessionForbiddenError('only students (and admins for them) request sessions')
+  }
+  if (input.student_id !== undefined && input.student_id !== caller.id) {
+    throw new InvalidSessionInputError([
+      { field: 'student_id', message: 'only an admin may request a session for another student' },
+    ])
+  }
+  return caller.id
+}
+
+// ---------------------------------------------------------------- read
+
+export interface ListInput {
+  class_id?: string
+  status?: SessionStatus
+  tutor_id?: string
+  student_id?: string
+  from?: string
+  to?: string
+  limit: number
+  cursor?: string
+}
+
+export interface SessionPage {
+  items: SessionView[]
+  next_cursor: string | null
+}
+
+/** The position after a session in (start_time, id) order, opaque to clients. */
+function cursorOf(row: ClassSessionsTable): string {
+  return Buffer.from(`${row.start_time.toISOString()}|${row.id}`).toString('base64url')
+}
+
+function readCursor(cursor: string): { startTime: Date; id: string } {
+  const [time, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
+  const parsed = time ? parseTime(time) : undefined
+  if (!parsed?.ok || !id || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) {
+    throw new InvalidSessionInputError([
+      { field: 'cursor', message: 'is not a cursor of this list' },
+    ])
+  }
+  return { startTime: parsed.time, id }
+}
+
+function queryTime(field: 'from' | 'to', text: string | undefined): Date | undefined {
+  if (text === undefined) return undefined
+  const parsed = parseTime(text)
+  if (!parsed.ok) throw new InvalidSessionInputError([{ field, message: parsed.why }])
+  return parsed.time
+}
+
+/** The caller's sessions (an admin's: everyone's) by start time, filtered, a page at a time. */
+export async function listClassSessions(
+  deps: SessionDeps,
+  caller: Caller,
+  input: ListInput,
+): Promise<SessionPage> {
+  const from = queryTime('from', input.from)
+  const to = queryTime('to', input.to)
+  const rows = await listSessions(deps.db, {
+    classId: input.class_id,
+    status: input.status,
+    tutorId: input.tutor_id,
+    studentId: input.student_id,
+    from,
+    to,
+    participant: caller.admin ? undefined : caller.id,
+    after: input.cursor ? readCursor(input.cursor) : undefined,
+    limit: input.limit,
+  })
+  const page = rows.slice(0, input.limit)
+  const last = page.at(-1)
+  return {
+    items: page.map(sessionView),
+    next_cursor: rows.length > input.limit && last ? cursorOf(last) : null,
+  }
+}
+
+export interface SessionChangeView {
+  at: string
+  revision: number
+  from_status: SessionStatus | null
+  to_status: SessionStatus
+  actor_role: string
+  /** Who made the change: shown to admins only (as the wallet shows the acting admin). */
+  actor_id?: string | null
+  reason: string | null
+}
+
+export async function getClassSession(
+  deps: SessionDeps,
+  caller: Caller,
+  sessionId: string,
+): Promise<SessionView & { history: SessionChangeView[] }> {
+  const row = await visibleSession(deps.db, caller, sessionId)
+  const history = (await sessionChanges(deps.db, sessionId)).map((c) => ({
+    at: c.at.toISOString(),
+    revision: c.revision,
+    from_status: c.from_status,
+    to_status: c.to_status,
+    actor_role: c.actor_role,
+    ...(caller.admin ? { actor_id: c.actor_id } : {}),
+    reason: c.reason,
+  }))
+  return { ...sessionView(row), history }
+}
+
+// ---------------------------------------------------------------- transitions
+
+export type ActionName = Extract<
+  SessionAction,
+  'accept' | 'reject' | 'start' | 'complete' | 'cancel'
+>
+
+/**
+ * The tutor's (or an admin's) accept, reject, start and complete, and anyone's cancel: the
+ * session's row is locked, the state machine decides, an accept checks the calendars under
+ * the tutor's and the student's schedule locks, a student's late cancel is charged.
+ */
+export async function actOnSession(
+  deps: SessionDeps,
+  caller: Caller,
+  sessionId: string,
+  action: ActionName,
+  input: { reason?: string } = {},
+): Promise<SessionView> {
+  const role = roleActor(caller)
+  if (!role || !transitions[action][role]) {
+    throw new SessionForbiddenError(`a ${caller.role} cannot ${action} a session`)
+  }
+  const seen = await visibleSession(deps.db, caller, sessionId)
+  const people = [seen.tutor_id, seen.student_id]
+  if (action === 'accept') await ensureScheduleLocks(deps.db, people)
+  return transaction(
+    deps.db,
+    async (trx) => {
+      if (action === 'accept') await lockSchedules(trx, people)
+      const row = await lockSession(trx, sessionId)
+      if (!row || row.deleted_at) throw new SessionNotFoundError()
+      const actor = actorIn(caller, row) as Actor
+      const now = deps.clock.now()
+      const move = decide(action, actor, factsOf(row), now)
+      refuse(move)
+      if (action === 'accept') await checkBooked(trx, row, row.start_time, row.end_time)
+      const charge =
+        action === 'cancel'
+          ? cancellationCharge(
+              { ...factsOf(row), price: Number(row.price) },
+              actor,
+              now,
+              noticePolicy(deps.policy),
+            )
+          : undefined
+      const after = await applyMove(deps, trx, {
+        row,
+        move,
+        actor,
+        actorId: caller.id,
+        reason: input.reason,
+        charge,
+      })
+      return sessionView(after)
+    },
+    bookingTransaction,
+  )
+}
+
+function noticePolicy(policy: SessionPolicy) {
+  return {
+    noticeHours: policy.cancellationNoticeHours,
+    lateCancelBps: policy.lateCancelFeeBps,
+    platformFeeBps: policy.platformFeeBps,
+  }
+}
+
+export interface PatchInput {
+  start_time?: string
+  end_time?: string
+  note?: string | null
+  /** Admin override. */
+  status?: SessionStatus
+  reason?: string
+  charge?: number
+}
+
+/**
+ * PATCH of a session: a reschedule (new times: a new revision at a new price, back to
+ * requested, the wallet adjusts the hold) or a note, by its student, its tutor or an admin;
+ * or an admin's override of its status.
+ */
+export async function patchSession(
+  deps: SessionDeps,
+  caller: Caller,
+  sessionId: string,
+  input: PatchInput,
+): Promise<SessionView> {
+  if (input.status !== undefined) return overrideSession(deps, caller, sessionId, input)
+  const misplaced = (['reason', 'charge'] as const).filter((f) => input[f] !== undefined)
+  if (misplaced.length > 0) {
+    throw new InvalidSessionInputError(
+      misplaced.map((field) => ({ field, message: 'goes only with an admin’s `status`' })),
+    )
+  }
+  const seen = await visibleSession(deps.db, caller, sessionId)
+  const rescheduling = input.start_time !== undefined || input.end_time !== undefined
+  const now = deps.clock.now()
+  let times: { start: Date; end: Date; minutes: number } | undefined
+  if (rescheduling) {
+    const checked = checkSessionTimes(
+      input.start_time ?? seen.start_time.toISOString(),
+      input.end_time ?? seen.end_time.toISOString(),
+      now,
+    )
+    if (!checked.ok) throw new InvalidSessionInputError(checked.errors)
+    times = checked.times
+    if (
+      times.start.getTime() === seen.start_time.getTime() &&
+      times.end.getTime() === seen.end_time.getTime()
+    ) {
+      times = undefined // the same times: only the note (if any) changes
+    }
+  }
+  const people = [seen.tutor_id, seen.student_id]
+  if (times) await ensureScheduleLocks(deps.db, people)
+  return transaction(
+    deps.db,
+    async (trx) => {
+      if (times) await lockSchedules(trx, people)
+      const row = await lockSession(trx, sessionId)
+      if (!row || row.deleted_at) throw new SessionNotFoundError()
+      const actor = actorIn(caller, row) as Actor
+      // A note is edited while the session could be rescheduled, by the same people.
+      const move = decide('reschedule', actor, factsOf(row), deps.clock.now())
+      refuse(move)
+      const note = input.note === undefined ? {} : { note: input.note }
+      if (!times) {
+        await updateSession(trx, row.id, { ...note, updated_at: deps.clock.now() })
+        return sessionView({ ...row, ...note })
+      }
+      await checkStudentFree(trx, row.student_id, times.start, times.end, row.id)
+      const { price, fee } = quote(
+        Number(row.hourly_rate),
+        times.minutes,
+        deps.policy.platformFeeBps,
+      )
+      const after = await applyMove(deps, trx, {
+        row,
+        move,
+        actor,
+        actorId: caller.id,
+        changes: { ...note, start_time: times.start, end_time: times.end, price, fee },
+      })
+      return sessionView(after)
+    },
+    bookingTransaction,
+  )
+}
+
+/**
+ * An admin sets the status: any but the current one, never out of completed; the acting admin
+ * and the reason are recorded, and money follows (completed → capture; rejected, cancelled →
+ * release, or capture `charge` of it; out of rejected or cancelled → a new revision asks for a
+ * new hold). Into accepted or processing the calendars are checked as for an accept.
+ */
+async function overrideSession(
+  deps: SessionDeps,
+  caller: Caller,
+  sessionId: string,
+  input: PatchInput,
+): Promise<SessionView> {
+  const to = input.status as SessionStatus
+  if (!caller.admin) {
+    throw new InvalidSessionInputError([
+      { field: 'status', message: 'only an admin may set it (use the transition routes)' },
+    ])
+  }
+  const errors = [
+    ...(['start_time', 'end_time', 'note'] as const)
+      .filter((f) => input[f] !== undefined)
+      .map((field) => ({ field, message: 'cannot change in the same request as `status`' })),
+    ...(input.reason?.trim() ? [] : [{ field: 'reason', message: 'is required with `status`' }]),
+    ...(input.charge !== undefined && to !== 'cancelled'
+      ? [{ field: 'charge', message: 'goes only with `status: cancelled`' }]
+      : []),
+  ]
+  if (errors.length > 0) throw new InvalidSessionInputError(errors)
+  const seen = await visibleSession(deps.db, caller, sessionId)
+  const people = [seen.tutor_id, seen.student_id]
+  await ensureScheduleLocks(deps.db, people)
+  return transaction(
+    deps.db,
+    async (trx) => {
+      await lockSchedules(trx, people)
+      const row = await lockSession(trx, sessionId)
+      if (!row || row.deleted_at) throw new SessionNotFoundError()
+      const move = decideOverride(factsOf(row), to)
+      refuse(move)
+      if (to === 'accepted' || to === 'processing') {
+        await checkBooked(trx, row, row.start_time, row.end_time)
+      }
+      if (move.newRevision) {
+        await checkStudentFree(trx, row.student_id, row.start_time, row.end_time, row.id)
+      }
+      let charge: Charge | undefined
+      if (input.charge !== undefined) {
+        const decided = overrideCharge(
+          { ...factsOf(row), price: Number(row.price) },
+          input.charge,
+          deps.policy.platformFeeBps,
+        )
+        if ('ok' in decided) {
+          refuse(decided)
+        } else {
+          charge = decided
+        }
+      }
+      const after = await applyMove(deps, trx, {
+        row,
+        move,
+        actor: 'admin',
+        actorId: caller.id,
+        reason: input.reason?.trim(),
+        charge,
+        // A reopened session is open again: no cancel reason, nothing charged.
+        changes: move.newRevision ? { cancel_reason: null } : {},
+      })
+      return sessionView(after)
+    },
+    bookingTransaction,
+  )
+}
+
+/**
+ * DELETE: the student takes back a request, an admin removes any session. An open one is
+ * cancelled first (reason `deleted`; its hold is released); then nobody sees it, but its row
+ * stays for the saga's late events and the record of changes.
+ */
+export async function deleteSession(
+  deps: SessionDeps,
+  caller: Caller,
+  sessionId: string,
+): Promise<void> {
+  const role = roleActor(caller)
+  if (!role || !transitions.delete[role]) {
+    throw new SessionForbiddenError(`a ${caller.role} cannot delete a session`)
+  }
+  await visibleSession(deps.db, caller, sessionId)
+  await transaction(
+    deps.db,
+    async (trx) => {
+      const row = await lockSession(trx, sessionId)
+      if (!row || row.deleted_at) throw new SessionNotFoundError()
+      const actor = actorIn(caller, row) as Actor
+      const move = decide('delete', actor, factsOf(row), deps.clock.now())
+      refuse(move)
+      const deleted = { deleted_at: deps.clock.now() }
+      if (move.from === move.to) {
+        await updateSession(trx, row.id, { ...deleted, updated_at: deps.clock.now() })
+        return
+      }
+      await applyMove(deps, trx, {
+        row,
+        move,
+        actor,
+        actorId: caller.id,
+        reason: systemCancelReasons.delete,
+        changes: deleted,
+      })
+    },
+    bookingTransaction,
+  )
+}
+
+// ---------------------------------------------------------------- the service's own moves
+
+/**
+ * A session the service itself cancels, in the caller's transaction with its row locked:
+ * `expire` (unanswered at its start) or `decline` (the wallet could not hold the price).
+ */
+export async function cancelBySystem(
+  deps: SessionDeps,
+  trx: Trx,
+  row: ClassSessionsTable,
+  action: 'expire' | 'decline',
+  changes: Partial<SessionChanges> = {},
+): Promise<ClassSessionsTable | undefined> {
+  const move = decide(action, 'system', factsOf(row), deps.clock.now())
+  if (!move.ok) return undefined
+  return applyMove(deps, trx, {
+    row,
+    move,
+    actor: 'system',
+    actorId: null,
+    reason: systemCancelReasons[action],
+    changes,
+  })
+}
+
+/** How many due requests one expiry transaction takes. */
+const EXPIRY_BATCH = 100
+
+/**
+ * Cancels every request whose start time has come (`expired`; the cancelled event releases
+ * its hold), in batches. Safe in several replicas at once (each batch skips rows another holds
+ * locked) and catching up after downtime (it takes every past-due request, however old).
+ * Returns how many it cancelled.
+ */
+export async function expireDueRequests(deps: SessionDeps): Promise<number> {
+  let total = 0
+  for (;;) {
+    const done = await transaction(
+      deps.db,
+      async (trx) => {
+        const due = await lockDueRequests(trx, deps.clock.now(), EXPIRY_BATCH)
+        let cancelled = 0
+        for (const row of due) {
+          if (await cancelBySystem(deps, trx, row, 'expire')) cancelled++
+        }
+        return { taken: due.length, cancelled }
+      },
+      bookingTransaction,
+    )
+    total += done.cancelled
+    if (done.taken < EXPIRY_BATCH || done.cancelled === 0) return total
+  }
+}
