@@ -87,7 +87,8 @@ const PatchBody = Type.Object(
   { ...strict, minProperties: 1 },
 )
 
-const ActionBody = Type.Optional(Type.Object({ reason: Type.Optional(Reason) }, strict))
+/** The body of a transition is optional: none at all reads as `{}`. */
+const ActionBody = Type.Object({ reason: Type.Optional(Reason) }, strict)
 
 const ListQuery = Type.Object(
   {
@@ -284,6 +285,9 @@ export async function classSessionRoutes(app: App, options: { deps: SessionDeps 
     app.patch(
       `/:session_id/${path}`,
       {
+        preValidation: async (request) => {
+          request.body ??= {}
+        },
         schema: {
           ...common,
           summary,
@@ -294,7 +298,7 @@ export async function classSessionRoutes(app: App, options: { deps: SessionDeps 
       },
       async (request): Promise<SessionView> =>
         actOnSession(deps, await callerOf(request), request.params.session_id, action, {
-          reason: request.body?.reason,
+          reason: request.body.reason,
         }),
     )
   }
