@@ -2,7 +2,8 @@
 // its bus on a broker prefix of the test's own (started), the HTTP app for inject(), a
 // TestClock, test tokens, and users and tutor profiles as auth's events and an admin's review
 // would have made them.
-import { type Bus, createBus } from '@tms/bus'
+import { type Bus, type BusOptions, createBus } from '@tms/bus'
+import type { consumerQueues } from '@tms/contracts'
 import { createDb, type Kysely, migrateToLatest } from '@tms/db'
 import { type App, buildFastify } from '@tms/http'
 import { accessTokens, createAccessTokenVerifier } from '@tms/jwt'
@@ -61,6 +62,8 @@ export interface HarnessOptions {
   /** Whether the bus starts (consumers and relay); true by default. */
   startBus?: boolean
   poolSize?: number
+  /** Bus options beyond the harness's (a relay left off, say). */
+  bus?: Partial<BusOptions<AcademicDatabase, typeof consumerQueues>>
 }
 
 export const BASE = '/academic/class-sessions'
@@ -86,6 +89,7 @@ export async function sessionsHarness(
     retryDelaysMs: [50, 100, 200, 400, 800],
     relay: { pollIntervalMs: 50 },
     reconnectMs: 200,
+    ...options.bus,
   })
   const deps: SessionDeps = { db, bus, clock, policy: { ...testPolicy, ...options.policy } }
   subscribePayments(bus, deps, logger)
