@@ -13,7 +13,11 @@ import { deposit } from '../../user-wallet/src/domain/ledger.ts'
 import { subscribeBooking } from '../../user-wallet/src/events/booking.ts'
 import { subscribeProfiles } from '../../user-wallet/src/events/profiles.ts'
 import { post } from '../../user-wallet/src/ledger.ts'
-import { addUser as addWalletUser, ledgerProblems } from '../../user-wallet/test/helpers.ts'
+import {
+  addUser as addWalletUser,
+  balances,
+  ledgerProblems,
+} from '../../user-wallet/test/helpers.ts'
 import { BASE, logger, type SessionsHarness, sessionsHarness } from './sessions-helpers.ts'
 
 export interface BookingSystem {
@@ -104,15 +108,7 @@ export async function bookingSystem(
     async fund(userId, amount) {
       await transaction(walletDb, (trx) => post(trx, deposit(userId, amount)))
     },
-    async balances(userId) {
-      const rows = await walletDb
-        .selectFrom('account')
-        .select(['kind', 'balance'])
-        .where('user_id', '=', userId)
-        .execute()
-      const of = (kind: string) => Number(rows.find((r) => r.kind === kind)?.balance ?? 0)
-      return { available: of('available'), held: of('held') }
-    },
+    balances: (userId) => balances(walletDb, userId),
     async platform() {
       const row = await walletDb
         .selectFrom('account')
