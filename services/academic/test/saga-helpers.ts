@@ -3,7 +3,8 @@
 // With `chaos`, neither service's relay runs: a republisher of the test's own takes both
 // outboxes and publishes every event twice, each copy after a random delay, so events arrive
 // duplicated and out of order.
-import { type Bus, type BusTables, createBus, exchangeName } from '@tms/bus'
+import { type Bus, type BusTables, createBus, exchangeName, type Outcome } from '@tms/bus'
+import type { Envelope } from '@tms/contracts'
 import { createDb, type Kysely, migrateToLatest, transaction } from '@tms/db'
 import { createTestDatabase, eventually, type Role, type TestContext } from '@tms/testing'
 import amqplib from 'amqplib'
@@ -45,20 +46,41 @@ export interface BookingSystem {
 
 const ADMIN = 'saga-admin'
 
+export interface BookingSystemOptions {
+  chaos?: boolean
+  seed?: number
+  /** Called as the academic service settles each wallet event (for the benchmark's timing). */
+  onAcademicEvent?: (outcome: Outcome, event: Envelope | undefined) => void
+  /** Connections of each service's pool. */
+  poolSize?: number
+}
+
 export async function bookingSystem(
   t: TestContext,
-  options: { chaos?: boolean; seed?: number } = {},
+  options: BookingSystemOptions = {},
 ): Promise<BookingSystem> {
   const chaos = options.chaos ?? false
   const retryDelaysMs = [50, 100, 200, 400, 800, 1600, 3200]
   const relay = chaos ? { enabled: false } : { pollIntervalMs: 50 }
   let duplicates = 0
-  const onProcessed = (outcome: string) => {
+  const onProcessed = (outcome: Outcome) => {
     if (outcome === 'duplicate') duplicates++
   }
-  const academic = await sessionsHarness(t, { bus: { relay, retryDelaysMs, onProcessed } })
+  const academic = await sessionsHarness(t, {
+    poolSize: options.poolSize,
+    bus: {
+      relay,
+      retryDelaysMs,
+      onProcessed(outcome, event) {
+        onProcessed(outcome)
+        options.onAcademicEvent?.(outcome, event)
+      },
+    },
+  })
 
-  const walletDb = createDb<WalletDatabase>(await createTestDatabase(t))
+  const walletDb = createDb<WalletDatabase>(await createTestDatabase(t), {
+    poolSize: options.poolSize,
+  })
   t.teardown(() => walletDb.destroy())
   await migrateToLatest(walletDb, walletMigrations)
   const walletBus = createBus({

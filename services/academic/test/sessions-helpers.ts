@@ -45,6 +45,8 @@ export interface SessionsHarness {
   addUser(id: string, role: Role): Promise<void>
   /** A tutor with a profile (approved unless said otherwise) at `rate` minor units an hour. */
   addTutor(id: string, rate?: number, status?: 'approved' | 'pending' | 'rejected'): Promise<void>
+  /** An access token of the user (added before with addUser or addTutor). */
+  token(userId: string): Promise<string>
   /** An HTTP call as the user (added before with addUser or addTutor). */
   call(
     userId: string,
@@ -122,6 +124,16 @@ export async function sessionsHarness(
       })
       .execute()
   }
+  const token = async (userId: string) => {
+    const role = roles.get(userId)
+    if (!role) throw new Error(`no user ${userId} in this test`)
+    let minted = tokens.get(userId)
+    if (!minted) {
+      minted = await issuer.mint({ sub: userId, role, username: `u_${userId}`.slice(0, 32) })
+      tokens.set(userId, minted)
+    }
+    return minted
+  }
   return {
     db,
     app,
@@ -150,18 +162,12 @@ export async function sessionsHarness(
         })
         .execute()
     },
+    token,
     async call(userId, method, url, body, headers = {}) {
-      const role = roles.get(userId)
-      if (!role) throw new Error(`no user ${userId} in this test`)
-      let token = tokens.get(userId)
-      if (!token) {
-        token = await issuer.mint({ sub: userId, role, username: `u_${userId}`.slice(0, 32) })
-        tokens.set(userId, token)
-      }
       return app.inject({
         method,
         url: url.startsWith('/') ? url : `${BASE}/${url}`,
-        headers: { authorization: `Bearer ${token}`, ...headers },
+        headers: { authorization: `Bearer ${await token(userId)}`, ...headers },
         ...(body === undefined ? {} : { payload: body as object }),
       })
     },

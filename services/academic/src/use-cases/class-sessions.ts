@@ -651,7 +651,8 @@ export async function patchSession(
       times = undefined // the same times: only the note (if any) changes
     }
   }
-  const people = [seen.tutor_id, seen.student_id]
+  // A reschedule books nobody (it goes back to requested): only the student's calendar counts.
+  const people = [seen.student_id]
   if (times) await ensureScheduleLocks(deps.db, people)
   return transaction(
     deps.db,
