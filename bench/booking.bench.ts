@@ -24,7 +24,6 @@ let allAuthorized: { count: number; resolve: () => void } | undefined
 
 try {
   const sys = await bookingSystem(t, {
-    poolSize: CONCURRENCY + 8,
     onAcademicEvent(outcome, event) {
       if (outcome !== 'handled' || event?.type !== 'wallet.hold.placed') return
       authorizedAt.set(event.data.session_id, performance.now())
@@ -38,7 +37,7 @@ try {
   for (const id of tutors) await sys.addTutor(id, 6000)
   for (const id of students) await sys.addUser(id, 'student', 1_000_000)
   const tokens = new Map<string, string>()
-  for (const id of students) tokens.set(id, await academic.token(id))
+  for (const id of students) tokens.set(id, await academic.tokenOf(id))
   const base = await academic.app.listen({ host: '127.0.0.1', port: 0 })
 
   async function load(label: string, tutorOf: (i: number) => string, hoursAhead: number) {

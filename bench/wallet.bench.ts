@@ -3,10 +3,10 @@
 // many wallets (postings only share the unlocked external account).
 //   TEST_MYSQL_URL=mysql://root@127.0.0.1:3306 node bench/wallet.bench.ts [deposits] [concurrency]
 import { createDb, dropDatabase, ensureDatabase, migrateToLatest, transaction } from '@tms/db'
+import { ensureWallet, post } from '../services/user-wallet/src/db/ledger.ts'
 import { migrations } from '../services/user-wallet/src/db/migrations.ts'
 import type { WalletDatabase } from '../services/user-wallet/src/db/schema.ts'
 import { deposit } from '../services/user-wallet/src/domain/ledger.ts'
-import { ensureWallet, post } from '../services/user-wallet/src/ledger.ts'
 
 const total = Number(process.argv[2] ?? 2000)
 const concurrency = Number(process.argv[3] ?? 16)
@@ -27,7 +27,7 @@ try {
       Array.from({ length: concurrency }, async () => {
         for (let i = next++; i < total; i = next++) {
           const w = walletOf(i)
-          await transaction(db, (trx) => post(trx, deposit(w, 1)))
+          await transaction(db, (trx) => post(trx, deposit(w, 1), { now: new Date() }))
         }
       }),
     )

@@ -1,6 +1,6 @@
 // One bus per process: its own broker link (link.ts) on which every new session declares the
-// topology and starts the consumers, the outbox relay, the purge of old outbox and inbox rows,
-// the stall watch, and a graceful close.
+// topology and starts the consumers, the outbox relay, the stall watch, and a graceful close.
+// The purge of old outbox and inbox rows is `purge()`, which the service kit runs as a job.
 import { type Clock, systemClock } from '@tms/clock'
 import { consumerQueues, type Envelope, type EventData, type EventType } from '@tms/contracts'
 import { onCommit } from '@tms/db'
@@ -19,7 +19,7 @@ import { consumerNames, declareTopology, exchangeName } from './topology.ts'
 /** BUS_RETRY_DELAYS_MS's default: about 71 minutes in all before an event is dead-lettered. */
 export const defaultRetryDelaysMs = [1000, 10_000, 60_000, 600_000, 3_600_000]
 
-export interface BusOptions<DB, Top extends Topology> {
+export interface BusOptions<DB, Top extends Topology = typeof consumerQueues> {
   /** The producing service: the envelope's `producer` and the owner of its consumers. */
   service: string
   url: string
@@ -69,7 +69,10 @@ export interface Bus<DB = unknown, Top extends Topology = typeof consumerQueues>
   wake(): void
   /** The broker link and each consumer's progress; see busReadiness. */
   status(): BusStatus
-  /** Deletes published outbox rows and inbox records older than the retention. */
+  /**
+   * Deletes published outbox rows and inbox records older than the retention, in batches; safe
+   * with several replicas at once. The service kit runs it as a job (hourly).
+   */
   purge(now?: Date): Promise<{ outbox: number; inbox: number }>
   /** Stops consuming, finishes in-flight handlers, stops the relay, closes the connection. */
   close(): Promise<void>
@@ -92,7 +95,7 @@ export function createBus<DB, Top extends Topology = typeof consumerQueues>(
     clock,
     stallAfterMs: options.stallAfterMs ?? 60_000,
   })
-  const timers: NodeJS.Timeout[] = []
+  let stallTimer: NodeJS.Timeout | undefined
   let link: BrokerLink | undefined
   let relay: OutboxRelay | undefined
   let closing: Promise<void> | undefined
@@ -158,17 +161,11 @@ export function createBus<DB, Top extends Topology = typeof consumerQueues>(
         })
         relay.start()
       }
-      if (timers.length === 0) {
-        const purgeEvery = options.retention?.everyMs ?? 60 * 60 * 1000
+      if (!stallTimer) {
         const stallEvery = Math.max(100, Math.min((options.stallAfterMs ?? 60_000) / 4, 5000))
-        timers.push(
-          setInterval(() => {
-            bus.purge().catch((err) => log.warn({ err }, 'purge failed'))
-          }, purgeEvery),
-          // Looking is enough: status() logs a consumer that became stalled or recovered.
-          setInterval(() => bus.status(), stallEvery),
-        )
-        for (const timer of timers) timer.unref()
+        // Looking is enough: status() logs a consumer that became stalled or recovered.
+        stallTimer = setInterval(() => bus.status(), stallEvery)
+        stallTimer.unref()
       }
       await link.start()
     },
@@ -197,7 +194,7 @@ export function createBus<DB, Top extends Topology = typeof consumerQueues>(
 
     close() {
       closing ??= (async () => {
-        for (const timer of timers) clearInterval(timer)
+        clearInterval(stallTimer)
         // Without a connection there is nothing to cancel: the broker already requeued
         // whatever this process had not acked.
         await withTimeout(Promise.all(consumers.map((c) => c.stop())), 5000).catch(() => {})

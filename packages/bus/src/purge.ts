@@ -13,8 +13,6 @@ export interface Retention {
   /** Inbox records older than this are deleted (30 days by default); it must exceed the longest
    * time a message can be redelivered (the retry delays plus broker outages). */
   inboxMs?: number
-  /** How often the purge runs (hourly by default). */
-  everyMs?: number
 }
 
 export async function purgeOld(

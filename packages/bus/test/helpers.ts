@@ -1,8 +1,13 @@
-import { Writable } from 'node:stream'
 import type { Envelope, EventData } from '@tms/contracts'
 import { createDb, type Kysely, migrateToLatest, sql } from '@tms/db'
 import { createLogger, type Logger } from '@tms/logging'
-import { createTestBroker, createTestDatabase, startTcpProxy, type TestContext } from '@tms/testing'
+import {
+  captureLogs,
+  createTestBroker,
+  createTestDatabase,
+  startTcpProxy,
+  type TestContext,
+} from '@tms/testing'
 import amqplib from 'amqplib'
 import {
   type Bus,
@@ -138,13 +143,7 @@ export function capturedLogger(level = 'info'): {
   logger: Logger
   lines: Record<string, unknown>[]
 } {
-  const lines: Record<string, unknown>[] = []
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line))
-      done()
-    },
-  })
+  const { destination, lines } = captureLogs()
   return { logger: createLogger({ service: 'bus-test', level, destination }), lines }
 }
 

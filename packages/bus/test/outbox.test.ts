@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { transaction } from '@tms/db'
 import { createTestBroker, eventually, startTcpProxy } from '@tms/testing'
 import t from 'tap'
@@ -76,7 +75,12 @@ t.test(
     const sent = await transaction(producerDb, (trx) =>
       producer.enqueue(trx, 'auth.user.registered', user(7)),
     )
-    await sleep(500)
+    // The relay polls every 50 ms; while the link fails two more connection attempts it has
+    // had many chances to publish, and must not have marked the row sent.
+    const failed = producer.status().failedAttempts
+    await eventually(() => producer.status().failedAttempts >= failed + 2, {
+      what: 'two more failed connection attempts',
+    })
     const pending = await producerDb.selectFrom('bus_outbox').selectAll().executeTakeFirstOrThrow()
     t.equal(pending.published_at, null, 'not marked sent while the broker is unreachable')
     t.equal((await effects(consumerDb)).length, 0)

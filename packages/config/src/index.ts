@@ -135,6 +135,16 @@ export const env = {
       options,
     )
   },
+  /** The deployment's one currency: a lowercase ISO 4217 code the runtime knows. */
+  currency(variable: string, options: FieldOptions<string> = {}) {
+    const codes = Intl.supportedValuesOf('currency').map((c) => c.toLowerCase())
+    return field(
+      variable,
+      'a lowercase ISO 4217 currency code such as usd or eur',
+      (raw) => (codes.includes(raw) ? raw : undefined),
+      options,
+    )
+  },
   oneOf<const T extends string>(
     variable: string,
     values: readonly T[],
@@ -172,6 +182,21 @@ export function readConfig<S extends ConfigSpec>(spec: S, source: Env = process.
 }
 
 /**
+ * A configuration that is wrong in a way one variable's rule cannot see, found at start-up (two
+ * variables that exclude each other, a key file that is not a key): the entry point stops with
+ * `config error: <message>` and status 78, as for a bad variable.
+ */
+export class ConfigProblem extends Error {
+  override name = 'ConfigProblem'
+}
+
+/** Prints `config error: <message>` per message to stderr and exits with status 78 (EX_CONFIG). */
+export function exitWithConfigErrors(messages: string[]): never {
+  for (const message of messages) process.stderr.write(`config error: ${message}\n`)
+  process.exit(78)
+}
+
+/**
  * For a process entry point: on a bad environment, prints one line per wrong variable to
  * stderr and exits with status 78 (EX_CONFIG) instead of a stack trace.
  */
@@ -180,8 +205,7 @@ export function loadConfig<S extends ConfigSpec>(spec: S, source: Env = process.
     return readConfig(spec, source)
   } catch (err) {
     if (err instanceof AggregateError) {
-      for (const e of err.errors) process.stderr.write(`config error: ${(e as Error).message}\n`)
-      process.exit(78)
+      exitWithConfigErrors(err.errors.map((e) => (e as Error).message))
     }
     throw err
   }
@@ -196,6 +220,10 @@ export function failStartup(err: unknown): never {
   process.stderr.write(`startup error: ${reason.split('\n')[0]}\n`)
   process.exit(1)
 }
+
+/** The spec of the settings every service shares, and the configuration it reads. */
+export type ServiceConfigSpec = ReturnType<typeof serviceConfigSpec>
+export type ServiceConfig = ConfigOf<ServiceConfigSpec>
 
 /** The settings every service shares; a service spreads these into its own spec. */
 export function serviceConfigSpec(defaults: { port: number; database: string }) {

@@ -88,3 +88,11 @@ t.test('loadConfig stops the process with one line per bad variable', async (t) 
   t.equal(run.stdout, '')
   t.equal(run.stderr, 'config error: PORT must be a whole number from 1 to 10 (got "abc")\n')
 })
+
+t.test('a currency is a lowercase ISO 4217 code the runtime knows', async (t) => {
+  const spec = { currency: env.currency('CURRENCY', { default: 'usd' }) }
+  t.equal(readConfig(spec, {}).currency, 'usd')
+  t.equal(readConfig(spec, { CURRENCY: 'eur' }).currency, 'eur')
+  t.throws(() => readConfig(spec, { CURRENCY: 'EUR' }), /CURRENCY must be a lowercase ISO 4217/)
+  t.throws(() => readConfig(spec, { CURRENCY: 'zzz' }))
+})

@@ -11,14 +11,13 @@ import { Compile } from 'typebox/compile'
 
 export const roles = ['student', 'tutor', 'admin'] as const
 export type Role = (typeof roles)[number]
-/** The roles a person may choose at signup; `admin` only ever comes from another admin. */
-export const selfServiceRoles = ['student', 'tutor'] as const
 
 export const Role = Type.Union([
   Type.Literal('student'),
   Type.Literal('tutor'),
   Type.Literal('admin'),
 ])
+/** The roles a person may choose at signup; `admin` only ever comes from another admin. */
 export const SelfServiceRole = Type.Union([Type.Literal('student'), Type.Literal('tutor')], {
   description: '`admin` cannot be chosen at signup',
 })

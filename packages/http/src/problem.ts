@@ -166,6 +166,23 @@ function handleError(error: FastifyError, request: FastifyRequest, reply: Fastif
   return sendProblem(reply, 500, 'the server could not complete the request')
 }
 
+/** Problem responses of a route, for its schema's `response`: `{ ...problems(400, 409) }`. */
+export function problems(...statuses: number[]): { [status: string]: typeof ProblemSchema } {
+  return Object.fromEntries(statuses.map((s) => [s, ProblemSchema]))
+}
+
+/**
+ * Maps a service's own errors to problems in the scope of the plugin that calls it (a service's
+ * routes): `map` returns the HttpProblem for an error it knows and the error itself otherwise.
+ * What it returns is thrown on to the shared handler above, which answers it, so use-cases
+ * throw typed errors and no HTTP error is thrown below the routes.
+ */
+export function mapErrors(app: FastifyInstance, map: (error: unknown) => unknown): void {
+  app.setErrorHandler((error) => {
+    throw map(error)
+  })
+}
+
 /** Error and not-found handlers answering problem details; register before any route. */
 export const problemDetails = fp(
   async (app: FastifyInstance) => {

@@ -1,9 +1,16 @@
 import net from 'node:net'
-import { Writable } from 'node:stream'
 import { createLogger, currentCorrelationId } from '@tms/logging'
+import { captureLogs } from '@tms/testing'
 import t from 'tap'
 import Type from 'typebox'
-import { bearerSecurity, buildFastify, httpError, timeoutOptions } from '../src/index.ts'
+import {
+  bearerSecurity,
+  buildFastify,
+  httpError,
+  mapErrors,
+  problems,
+  timeoutOptions,
+} from '../src/index.ts'
 
 const silent = createLogger({ service: 'test', level: 'silent' })
 
@@ -162,14 +169,45 @@ t.test('unknown routes are 404 problems without the query string', async (t) => 
   })
 })
 
-t.test('routes throw problems; unexpected errors are a bare 500 and logged', async (t) => {
-  const lines: Record<string, unknown>[] = []
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(JSON.parse(chunk.toString()))
-      done()
-    },
+t.test('a scope maps its own errors to problems; the rest reach the shared handler', async (t) => {
+  class SoldOut extends Error {}
+  const app = await buildFastify({ service: 'test', logLevel: 'silent' })
+  t.teardown(() => app.close())
+  await app.register(async (scope) => {
+    mapErrors(scope, (err) => (err instanceof SoldOut ? httpError(409, 'sold out') : err))
+    scope.get(
+      '/ticket',
+      { schema: { response: { 200: Type.Object({ ok: Type.Boolean() }), ...problems(409) } } },
+      async () => {
+        throw new SoldOut('the last one went')
+      },
+    )
+    scope.get(
+      '/count',
+      { schema: { querystring: Type.Object({ n: Type.Integer() }) } },
+      async () => ({}),
+    )
+    scope.get('/broken', async () => {
+      throw new Error('a bug')
+    })
   })
+  app.get('/elsewhere', async () => {
+    throw new SoldOut('not mapped out here')
+  })
+  const sold = await app.inject({ method: 'GET', url: '/ticket' })
+  t.equal(sold.statusCode, 409)
+  t.same(sold.json(), { type: 'about:blank', title: 'Conflict', status: 409, detail: 'sold out' })
+  const invalid = await app.inject({ method: 'GET', url: '/count?n=x' })
+  t.equal(invalid.statusCode, 400, 'validation still answers as everywhere')
+  t.match(invalid.json(), { errors: [{ field: 'n' }] })
+  t.equal((await app.inject({ method: 'GET', url: '/broken' })).statusCode, 500)
+  t.equal((await app.inject({ method: 'GET', url: '/elsewhere' })).statusCode, 500, 'scoped')
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json()
+  t.ok(doc.paths['/ticket'].get.responses['409'], 'problems() documents the refusal')
+})
+
+t.test('routes throw problems; unexpected errors are a bare 500 and logged', async (t) => {
+  const { destination, lines } = captureLogs()
   const app = await buildFastify({
     service: 'test',
     logger: createLogger({ service: 'test', destination }),
@@ -200,13 +238,7 @@ t.test('routes throw problems; unexpected errors are a bare 500 and logged', asy
 })
 
 t.test('the request id comes from x-request-id and the query is not logged', async (t) => {
-  const lines: Record<string, unknown>[] = []
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(JSON.parse(chunk.toString()))
-      done()
-    },
-  })
+  const { destination, lines } = captureLogs()
   const app = await buildFastify({
     service: 'test',
     logger: createLogger({ service: 'test', destination }),

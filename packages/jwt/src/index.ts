@@ -4,6 +4,7 @@ export {
   authenticate,
   authenticateOptional,
   currentUser,
+  requireAuthentication,
   requireRole,
 } from './plugin.ts'
 export {
@@ -16,7 +17,5 @@ export {
   InvalidTokenError,
   type KeySource,
   KeysUnavailableError,
-  type Role,
-  roles,
   type VerifierOptions,
 } from './verifier.ts'

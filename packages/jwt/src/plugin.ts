@@ -1,15 +1,15 @@
 // Fastify side of access tokens: reads `Authorization: Bearer`, sets request.user, and guards
 // routes by role. 401 (with WWW-Authenticate) for a missing or bad token, 403 for a role that
 // may never call the route.
-import { httpError } from '@tms/http'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Role } from '@tms/contracts'
+import { bearerSecurity, httpError } from '@tms/http'
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import {
   type AccessTokenUser,
   type AccessTokenVerifier,
   InvalidTokenError,
   KeysUnavailableError,
-  type Role,
 } from './verifier.ts'
 
 declare module 'fastify' {
@@ -94,4 +94,25 @@ export function requireRole(...allowed: Role[]) {
 export function currentUser(request: FastifyRequest): AccessTokenUser {
   if (!request.user) throw unauthorized('an access token is required')
   return request.user
+}
+
+/**
+ * Makes every route of an encapsulated scope need an access token, once for the scope: an
+ * onRequest hook (`authenticate`, or a stricter one such as an admin check that authenticates
+ * first) and the bearer security in each route's OpenAPI schema. Call it first thing in the
+ * plugin, before its routes:
+ *
+ *   await app.register(async (signedIn: App) => {
+ *     requireAuthentication(signedIn)
+ *     signedIn.patch('/password', …)
+ *   })
+ */
+export function requireAuthentication(
+  scope: FastifyInstance,
+  hook: onRequestHookHandler = authenticate,
+): void {
+  scope.addHook('onRoute', (route) => {
+    route.schema = { ...route.schema, security: route.schema?.security ?? bearerSecurity }
+  })
+  scope.addHook('onRequest', hook)
 }

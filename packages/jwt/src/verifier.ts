@@ -13,8 +13,6 @@ import {
   jwtVerify,
 } from 'jose'
 
-export { type Role, roles }
-
 export const ACCESS_TOKEN_ALGORITHM = 'ES256'
 export const ACCESS_TOKEN_AUDIENCE = 'tms-api'
 export const ACCESS_TOKEN_TYPE = 'at+jwt'

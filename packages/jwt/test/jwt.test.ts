@@ -1,4 +1,4 @@
-import { buildFastify } from '@tms/http'
+import { bearerSecurity, buildFastify } from '@tms/http'
 import { createImpostorIssuer, createTestIssuer } from '@tms/testing'
 import { base64url, SignJWT } from 'jose'
 import t from 'tap'
@@ -8,6 +8,7 @@ import {
   authenticateOptional,
   createAccessTokenVerifier,
   currentUser,
+  requireAuthentication,
   requireRole,
 } from '../src/index.ts'
 
@@ -128,6 +129,37 @@ t.test('role guards: 401 without a token, 403 for another role', async (t) => {
   t.equal(student.statusCode, 403)
   t.match(student.json(), { status: 403, title: 'Forbidden' })
   t.equal((await call('/admin', await issuer.mint(root))).statusCode, 200)
+})
+
+t.test('a scope that requires authentication: every route of it, and only those', async (t) => {
+  const { issuer, app, call } = await setup(t)
+  await app.register(
+    async (scope) => {
+      requireAuthentication(scope)
+      scope.get('/one', async (request) => ({ id: currentUser(request).id }))
+      scope.get('/two', async () => ({ ok: true }))
+    },
+    { prefix: '/signed-in' },
+  )
+  await app.register(
+    async (scope) => {
+      requireAuthentication(scope, requireRole('admin'))
+      scope.get('/three', async () => ({ ok: true }))
+    },
+    { prefix: '/admins' },
+  )
+  app.get('/open', async () => ({ ok: true }))
+  for (const url of ['/signed-in/one', '/signed-in/two', '/admins/three']) {
+    t.equal((await call(url)).statusCode, 401, `${url} without a token`)
+  }
+  t.same((await call('/signed-in/one', await issuer.mint(alice))).json(), { id: 'u-alice' })
+  t.equal((await call('/admins/three', await issuer.mint(alice))).statusCode, 403)
+  t.equal((await call('/admins/three', await issuer.mint(root))).statusCode, 200)
+  t.equal((await call('/open')).statusCode, 200, 'outside the scopes no token is needed')
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json()
+  t.same(doc.paths['/signed-in/two'].get.security, bearerSecurity, 'the document says so')
+  t.same(doc.paths['/admins/three'].get.security, bearerSecurity)
+  t.notOk(doc.paths['/open'].get.security)
 })
 
 t.test('optional authentication: anonymous passes, a bad token does not', async (t) => {

@@ -1,4 +1,4 @@
-import { Writable } from 'node:stream'
+import { captureLogs } from '@tms/testing'
 import t from 'tap'
 import {
   createLogger,
@@ -7,19 +7,8 @@ import {
   withCorrelation,
 } from '../src/index.ts'
 
-function capture() {
-  const lines: Record<string, unknown>[] = []
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(JSON.parse(chunk.toString()))
-      done()
-    },
-  })
-  return { lines, destination }
-}
-
 t.test('every line inside withCorrelation carries the correlation id', async (t) => {
-  const { lines, destination } = capture()
+  const { lines, destination } = captureLogs()
   const log = createLogger({ service: 'test', destination })
   log.info('outside')
   await withCorrelation('corr-1', async () => {
@@ -34,7 +23,7 @@ t.test('every line inside withCorrelation carries the correlation id', async (t)
 })
 
 t.test('secrets are redacted', async (t) => {
-  const { lines, destination } = capture()
+  const { lines, destination } = captureLogs()
   const log = createLogger({ service: 'test', destination })
   log.info({ body: { password: 'hunter22', otp: '123456', email: 'a@b.c' } }, 'body')
   const body = lines[0]?.body as Record<string, string>

@@ -4,9 +4,11 @@ import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import { createConnection } from 'mysql2/promise'
+import type { TestContext } from './context.ts'
 import { amqpServerUrl, mysqlServerUrl } from './infra.ts'
 
 export { type Answer, answerProblem } from './answers.ts'
+
 export {
   authorization,
   awkwardCharacter,
@@ -21,6 +23,8 @@ export {
   urlPart,
   usernameLike,
 } from './arbitraries.ts'
+export { containersChosen, dockerReachable, testImages } from './containers.ts'
+export type { TestContext } from './context.ts'
 export { eventually } from './eventually.ts'
 export { type FuzzSettings, fuzzSettings } from './fuzz.ts'
 export { amqpServerUrl, mysqlServerUrl } from './infra.ts'
@@ -38,16 +42,10 @@ export {
   createTestIssuer,
   jwksPath,
   type MintOptions,
-  type Role,
   type TestIssuer,
   type TestIssuerOptions,
   type TokenClaims,
 } from './tokens.ts'
-
-/** The part of a tap test the harness needs: somewhere to register cleanup. */
-export interface TestContext {
-  teardown(fn: () => unknown): void
-}
 
 /** A short random name part, safe in database and queue names. */
 export function uniqueName(prefix = 't'): string {

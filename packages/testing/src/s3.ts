@@ -1,6 +1,7 @@
 // Where a test's S3 comes from: a running server named in the environment (TEST_S3_ENDPOINT,
-// TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY), otherwise a MinIO container when a Docker engine is
-// reachable, otherwise s3rver in this process. The server is started once per process; every
+// TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY), otherwise a MinIO container on the host network
+// (the image MINIO_IMAGE names) when the process's MySQL and RabbitMQ come from containers
+// too, otherwise s3rver in this process. The server is started once per process; every
 // test gets a bucket of its own, emptied and removed when the test ends.
 import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
@@ -11,8 +12,13 @@ import type { AddressInfo, Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Client } from 'minio'
-import type { TestContext } from './index.ts'
-import { dockerReachable } from './infra.ts'
+import {
+  containersChosen,
+  type HostContainerSpec,
+  startHostContainer,
+  testImages,
+} from './containers.ts'
+import type { TestContext } from './context.ts'
 
 export interface TestS3 {
   /** The server's origin, e.g. `http://127.0.0.1:9000`; buckets are addressed path-style. */
@@ -31,7 +37,6 @@ export type S3Source = 'env' | 'minio-container' | 's3rver'
 type S3Server = Omit<TestS3, 'bucket'>
 
 const region = 'us-east-1'
-const minioImage = 'minio/minio:RELEASE.2024-10-13T13-34-11Z'
 
 let server: Promise<S3Server> | undefined
 
@@ -57,17 +62,38 @@ async function startS3(): Promise<S3Server> {
       source: 'env',
     }
   }
-  if (await dockerReachable()) return startMinioContainer()
+  if (await containersChosen()) return startMinioContainer()
   return startS3rver()
 }
 
-async function startMinioContainer(): Promise<S3Server> {
-  const { MinioContainer } = await import('@testcontainers/minio')
-  const container = await new MinioContainer(minioImage).start()
+/** MinIO on the host network with these credentials, on two free ports (API, console). */
+export function minioContainer(accessKey: string, secretKey: string): HostContainerSpec {
   return {
-    endpoint: container.getConnectionUrl(),
-    accessKey: container.getUsername(),
-    secretKey: container.getPassword(),
+    image: testImages.minio(),
+    ports: 2,
+    configure: ([api, consolePort]) => ({
+      environment: { MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey },
+      command: [
+        'server',
+        '/data',
+        '--address',
+        `127.0.0.1:${api}`,
+        '--console-address',
+        `127.0.0.1:${consolePort}`,
+      ],
+      readyLog: new RegExp(`API: .*127\\.0\\.0\\.1:${api}\\b`),
+    }),
+  }
+}
+
+async function startMinioContainer(): Promise<S3Server> {
+  const accessKey = 'test-access-key'
+  const secretKey = 'test-secret-key'
+  const container = await startHostContainer(minioContainer(accessKey, secretKey))
+  return {
+    endpoint: `http://127.0.0.1:${container.ports[0]}`,
+    accessKey,
+    secretKey,
     region,
     source: 'minio-container',
   }

@@ -6,9 +6,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Role } from '@tms/contracts'
 import { base64url, type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
-import type { TestContext } from './index.ts'
-
-export type { Role }
+import type { TestContext } from './context.ts'
 
 /** The claims of an access token about its user; other claims may ride along. */
 export interface TokenClaims {

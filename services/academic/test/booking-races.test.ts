@@ -24,7 +24,7 @@ async function overlappingBooked(db: Kysely<AcademicDatabase>) {
 t.test(
   '20 concurrent accepts of overlapping sessions of one tutor: exactly one wins',
   async (t) => {
-    const h = await sessionsHarness(t, { startBus: false })
+    const h = await sessionsHarness(t)
     await h.addTutor('tut')
     const ids: string[] = []
     for (let i = 0; i < 20; i++) {
@@ -56,7 +56,7 @@ t.test(
 )
 
 t.test('20 concurrent accepts of one session: one moves it, the rest are 409', async (t) => {
-  const h = await sessionsHarness(t, { startBus: false })
+  const h = await sessionsHarness(t)
   await h.addTutor('tut')
   await h.addUser('stu', 'student')
   await h.addUser('adm', 'admin')
@@ -77,7 +77,7 @@ t.test('20 concurrent accepts of one session: one moves it, the rest are 409', a
 })
 
 t.test('racing requests by one student for one slot: one is made, the rest 409', async (t) => {
-  const h = await sessionsHarness(t, { startBus: false })
+  const h = await sessionsHarness(t)
   await h.addUser('stu', 'student')
   for (let i = 0; i < 5; i++) await h.addTutor(`tut${i}`)
   // Ten at once: the same slot with five tutors, twice each, and no Idempotency-Key.
@@ -99,7 +99,7 @@ t.test('racing requests by one student for one slot: one is made, the rest 409',
 t.test(
   'many people booking and accepting at once: no overlap, no deadlock surfacing',
   async (t) => {
-    const h = await sessionsHarness(t, { startBus: false, poolSize: 40 })
+    const h = await sessionsHarness(t)
     const tutors = ['t0', 't1', 't2']
     const students = Array.from({ length: 8 }, (_, i) => `s${i}`)
     for (const id of tutors) await h.addTutor(id)

@@ -6,7 +6,7 @@ import t from 'tap'
 import { BASE, eventsOf, force, sessionsHarness, slot } from './sessions-helpers.ts'
 
 t.test('a student requests a session: priced from the profile, requested, pending', async (t) => {
-  const h = await sessionsHarness(t, { startBus: false })
+  const h = await sessionsHarness(t)
   await h.addTutor('tut', 4500)
   await h.addUser('stu', 'student')
   const body = {
@@ -57,7 +57,7 @@ t.test('a student requests a session: priced from the profile, requested, pendin
 })
 
 t.test('bad requests are 400 problems, never a 500', async (t) => {
-  const h = await sessionsHarness(t, { startBus: false })
+  const h = await sessionsHarness(t)
   await h.addTutor('tut')
   await h.addTutor('pending-tut', 6000, 'pending')
   await h.addUser('stu', 'student')
@@ -96,7 +96,7 @@ t.test('bad requests are 400 problems, never a 500', async (t) => {
 })
 
 t.test('who may request: students for themselves, admins for a student', async (t) => {
-  const h = await sessionsHarness(t, { startBus: false })
+  const h = await sessionsHarness(t)
   await h.addTutor('tut')
   await h.addTutor('tut2')
   await h.addUser('stu', 'student')
@@ -137,8 +137,29 @@ t.test('who may request: students for themselves, admins for a student', async (
   t.match(demoted.json(), { status: 400, errors: [{ field: 'tutor_id' }] })
 })
 
+t.test('a student not known here yet, or no student here any more, cannot request', async (t) => {
+  const h = await sessionsHarness(t)
+  await h.addTutor('tut')
+  const post = async (token: string) =>
+    h.app.inject({
+      method: 'POST',
+      url: BASE,
+      headers: { authorization: `Bearer ${token}` },
+      payload: slot(h.clock, 'tut', 48),
+    })
+  // The registration event has not arrived: no users row to lock yet.
+  const early = await post(await h.token({ id: 'newcomer', role: 'student' }))
+  t.equal(early.statusCode, 409)
+  t.equal(early.json().type, 'https://tms.example/problems/account-not-known-yet')
+  // A role change here (auth's event) counts before the token's 15 minutes are up.
+  await h.addUser('changed', 'tutor')
+  const changed = await post(await h.token({ id: 'changed', role: 'student' }))
+  t.equal(changed.statusCode, 403)
+  t.equal((await h.db.selectFrom('class_sessions').select('id').execute()).length, 0)
+})
+
 t.test('a token claiming admin is not enough', async (t) => {
-  const h = await sessionsHarness(t, { startBus: false })
+  const h = await sessionsHarness(t)
   await h.addTutor('tut')
   await h.addUser('stu', 'student')
   await h.addUser('adm', 'admin')
@@ -149,7 +170,7 @@ t.test('a token claiming admin is not enough', async (t) => {
 })
 
 t.test('visibility: own sessions only, another’s is 404; a student may not accept', async (t) => {
-  const h = await sessionsHarness(t, { startBus: false })
+  const h = await sessionsHarness(t)
   await h.addTutor('tut')
   await h.addTutor('tut2')
   await h.addUser('stu', 'student')
@@ -185,7 +206,7 @@ t.test('visibility: own sessions only, another’s is 404; a student may not acc
 })
 
 t.test('listing: own sessions, filters, cursor paging', async (t) => {
-  const h = await sessionsHarness(t, { startBus: false })
+  const h = await sessionsHarness(t)
   await h.addTutor('tut')
   await h.addTutor('tut2')
   await h.addUser('stu', 'student')
@@ -270,7 +291,7 @@ t.test('listing: own sessions, filters, cursor paging', async (t) => {
 })
 
 t.test('Idempotency-Key on a request: replayed, reused, refused', async (t) => {
-  const h = await sessionsHarness(t, { startBus: false })
+  const h = await sessionsHarness(t)
   await h.addTutor('tut')
   await h.addUser('stu', 'student')
   const body = slot(h.clock, 'tut', 48)

@@ -1,25 +1,26 @@
-// The booking saga end to end: this academic service and the user-wallet service, built from
-// services/user-wallet/src in this process, each with its own database, on one broker prefix.
+// The booking saga end to end: this academic service and the user-wallet service, both started
+// as their main.ts starts them (the kit's startTestService; the wallet's from
+// services/user-wallet/src), in this process, each with its own database, on one broker prefix.
 // With `chaos`, neither service's relay runs: a republisher of the test's own takes both
 // outboxes and publishes every event twice, each copy after a random delay, so events arrive
 // duplicated and out of order.
-import { type Bus, type BusTables, createBus, exchangeName, type Outcome } from '@tms/bus'
-import type { Envelope } from '@tms/contracts'
-import { createDb, type Kysely, migrateToLatest, transaction } from '@tms/db'
-import { createTestDatabase, eventually, type Role, type TestContext } from '@tms/testing'
+import { type Bus, type BusTables, exchangeName, type Outcome } from '@tms/bus'
+import type { Envelope, Role } from '@tms/contracts'
+import { type Kysely, transaction } from '@tms/db'
+import { startTestService } from '@tms/kit/testing'
+import { eventually, type TestContext } from '@tms/testing'
 import amqplib from 'amqplib'
-import { migrations as walletMigrations } from '../../user-wallet/src/db/migrations.ts'
+import { post } from '../../user-wallet/src/db/ledger.ts'
 import type { WalletDatabase } from '../../user-wallet/src/db/schema.ts'
 import { deposit } from '../../user-wallet/src/domain/ledger.ts'
-import { subscribeBooking } from '../../user-wallet/src/events/booking.ts'
-import { subscribeProfiles } from '../../user-wallet/src/events/profiles.ts'
-import { post } from '../../user-wallet/src/ledger.ts'
+import { wallet } from '../../user-wallet/src/main.ts'
 import {
   addUser as addWalletUser,
   balances,
   ledgerProblems,
 } from '../../user-wallet/test/helpers.ts'
-import { BASE, logger, type SessionsHarness, sessionsHarness } from './sessions-helpers.ts'
+import { logger } from './helpers.ts'
+import { BASE, type SessionsHarness, sessionsHarness } from './sessions-helpers.ts'
 
 export interface BookingSystem {
   academic: SessionsHarness
@@ -51,8 +52,6 @@ export interface BookingSystemOptions {
   seed?: number
   /** Called as the academic service settles each wallet event (for the benchmark's timing). */
   onAcademicEvent?: (outcome: Outcome, event: Envelope | undefined) => void
-  /** Connections of each service's pool. */
-  poolSize?: number
 }
 
 export async function bookingSystem(
@@ -67,7 +66,6 @@ export async function bookingSystem(
     if (outcome === 'duplicate') duplicates++
   }
   const academic = await sessionsHarness(t, {
-    poolSize: options.poolSize,
     bus: {
       relay,
       retryDelaysMs,
@@ -78,27 +76,13 @@ export async function bookingSystem(
     },
   })
 
-  const walletDb = createDb<WalletDatabase>(await createTestDatabase(t), {
-    poolSize: options.poolSize,
-  })
-  t.teardown(() => walletDb.destroy())
-  await migrateToLatest(walletDb, walletMigrations)
-  const walletBus = createBus({
-    service: 'user-wallet',
-    url: academic.broker.url,
-    prefix: academic.broker.prefix,
-    db: walletDb,
+  const walletService = await startTestService(t, wallet, {
+    config: { currency: 'usd', retryDelaysMs },
     logger,
-    retryDelaysMs,
-    relay,
-    reconnectMs: 200,
-    onProcessed,
+    broker: academic.broker,
+    bus: { relay, reconnectMs: 200, onProcessed },
   })
-  subscribeProfiles(walletBus)
-  subscribeBooking(walletBus)
-  // Closed before the academic bus (teardowns run last first), which deletes the topology.
-  t.teardown(() => walletBus.close())
-  await walletBus.start()
+  const { db: walletDb, bus: walletBus } = walletService
   const chaosStats = chaos
     ? await startChaos(t, academic, walletDb, options.seed ?? Date.now())
     : undefined
@@ -128,7 +112,7 @@ export async function bookingSystem(
       await addWalletUser(walletDb, id, 'tutor')
     },
     async fund(userId, amount) {
-      await transaction(walletDb, (trx) => post(trx, deposit(userId, amount)))
+      await transaction(walletDb, (trx) => post(trx, deposit(userId, amount), { now: new Date() }))
     },
     balances: (userId) => balances(walletDb, userId),
     async platform() {

@@ -4,7 +4,6 @@
 // (saga-chaos.test.ts).
 import { eventually } from '@tms/testing'
 import type { Test } from 'tap'
-import { expireDueRequests } from '../src/use-cases/class-sessions.ts'
 import type { BookingSystem } from './saga-helpers.ts'
 import { BASE, slot } from './sessions-helpers.ts'
 
@@ -114,12 +113,12 @@ export async function expiryReleases(t: Test, sys: BookingSystem) {
   const s = await request(sys, student, tutor, 30)
   await sys.until(s.id, authorized, 'held')
   sys.academic.clock.set(new Date(s.start_time as string))
-  t.equal(await expireDueRequests(sys.academic.deps), 1)
+  t.equal(await sys.academic.job('session-expiry').run(), 1)
   const end = await sys.until(s.id, (x) => x.payment_status === 'released', 'released')
   t.match(end, { status: 'cancelled', cancel_reason: 'expired' })
   t.same(await sys.moves(s.id), { hold: 1, release: 1 })
   t.same(await sys.balances(student), { available: 10_000, held: 0 })
-  t.equal(await expireDueRequests(sys.academic.deps), 0, 'nothing left to expire')
+  t.equal(await sys.academic.job('session-expiry').run(), 0, 'nothing left to expire')
 }
 
 export async function overridesMoveMoneyOnce(t: Test, sys: BookingSystem) {

@@ -1,52 +1,33 @@
-// An academic service of the test's own for the class-session tests: its database (migrated),
-// its bus on a broker prefix of the test's own (started), the HTTP app for inject(), a
-// TestClock, test tokens, and users and tutor profiles as auth's events and an admin's review
-// would have made them.
-import { type Bus, type BusOptions, createBus } from '@tms/bus'
-import type { consumerQueues } from '@tms/contracts'
-import { createDb, type Kysely, migrateToLatest } from '@tms/db'
-import { type App, buildFastify } from '@tms/http'
-import { accessTokens, createAccessTokenVerifier } from '@tms/jwt'
-import { createLogger } from '@tms/logging'
-import {
-  createTestBroker,
-  createTestDatabase,
-  createTestIssuer,
-  type Role,
-  TestClock,
-  type TestContext,
-} from '@tms/testing'
+// The academic service as main.ts starts it (helpers.ts' academicService), with what the
+// class-session tests add: users and tutor profiles as auth's events and an admin's review
+// would have made them (written directly, which is quicker than through the broker), tokens,
+// and HTTP calls as a user.
+import type { Role } from '@tms/contracts'
+import type { Kysely } from '@tms/db'
+import type { TestClock, TestContext } from '@tms/testing'
 import type { LightMyRequestResponse as Response } from 'fastify'
-import { migrations } from '../src/db/migrations.ts'
+import type { AcademicConfig } from '../src/config.ts'
 import type { AcademicDatabase } from '../src/db/schema.ts'
-import { subscribePayments } from '../src/events/payments.ts'
-import { classSessionRoutes } from '../src/routes/class-sessions.ts'
-import type { SessionDeps, SessionPolicy } from '../src/use-cases/class-sessions.ts'
+import { upsertUser } from '../src/db/users.ts'
+import type { AcademicDeps } from '../src/use-cases/deps.ts'
+import { type AcademicService, type AcademicServiceOptions, academicService } from './helpers.ts'
 
-export const logger = createLogger({
-  service: 'academic-test',
-  level: process.env.LOG_LEVEL ?? 'silent',
-})
-
-export const testPolicy: SessionPolicy = {
-  currency: 'usd',
+/** The settings the session tests assume: a 10 % fee, the SPEC's cancellation policy. */
+export const sessionSettings: Partial<AcademicConfig> = {
   platformFeeBps: 1000,
   cancellationNoticeHours: 24,
   lateCancelFeeBps: 5000,
 }
 
-export interface SessionsHarness {
-  db: Kysely<AcademicDatabase>
-  app: App
-  bus: Bus<AcademicDatabase>
+export type SessionsHarness = AcademicService & {
+  /** What the use-cases get in the running service. */
+  deps: AcademicDeps
   clock: TestClock
-  deps: SessionDeps
-  broker: { url: string; prefix: string }
   addUser(id: string, role: Role): Promise<void>
   /** A tutor with a profile (approved unless said otherwise) at `rate` minor units an hour. */
   addTutor(id: string, rate?: number, status?: 'approved' | 'pending' | 'rejected'): Promise<void>
-  /** An access token of the user (added before with addUser or addTutor). */
-  token(userId: string): Promise<string>
+  /** An access token of a user added with addUser or addTutor. */
+  tokenOf(userId: string): Promise<string>
   /** An HTTP call as the user (added before with addUser or addTutor). */
   call(
     userId: string,
@@ -57,98 +38,53 @@ export interface SessionsHarness {
   ): Promise<Response>
 }
 
-export interface HarnessOptions {
-  clock?: TestClock
-  policy?: Partial<SessionPolicy>
-  broker?: { url: string; prefix: string }
-  /** Whether the bus starts (consumers and relay); true by default. */
-  startBus?: boolean
-  poolSize?: number
-  /** Bus options beyond the harness's (a relay left off, say). */
-  bus?: Partial<BusOptions<AcademicDatabase, typeof consumerQueues>>
-}
-
 export const BASE = '/academic/class-sessions'
 
 export async function sessionsHarness(
   t: TestContext,
-  options: HarnessOptions = {},
+  options: AcademicServiceOptions = {},
 ): Promise<SessionsHarness> {
-  const db = createDb<AcademicDatabase>(await createTestDatabase(t), {
-    poolSize: options.poolSize ?? 30,
+  const service = await academicService(t, {
+    ...options,
+    config: { ...sessionSettings, ...options.config },
   })
-  t.teardown(() => db.destroy())
-  await migrateToLatest(db, migrations)
-  const clock = options.clock ?? new TestClock()
-  const broker = options.broker ?? (await createTestBroker())
-  const bus = createBus({
-    service: 'academic',
-    url: broker.url,
-    prefix: broker.prefix,
-    db,
-    logger,
-    clock,
-    retryDelaysMs: [50, 100, 200, 400, 800],
-    relay: { pollIntervalMs: 50 },
-    reconnectMs: 200,
-    ...options.bus,
-  })
-  const deps: SessionDeps = { db, bus, clock, policy: { ...testPolicy, ...options.policy } }
-  subscribePayments(bus, deps, logger)
-  t.teardown(async () => {
-    await bus.close()
-    await bus.deleteTopology()
-  })
-  if (options.startBus !== false) await bus.start()
-
-  const issuer = await createTestIssuer()
-  const app = await buildFastify({ service: 'academic', logger })
-  await app.register(accessTokens, {
-    verify: createAccessTokenVerifier({ issuer: issuer.issuer, keys: { jwks: issuer.jwks } }),
-  })
-  await app.register(classSessionRoutes, { prefix: BASE, deps })
-  t.teardown(() => app.close())
-
+  const { db, bus, config } = service
+  const clock = service.clock as TestClock
   const roles = new Map<string, Role>()
   const tokens = new Map<string, string>()
   const addUser = async (id: string, role: Role) => {
     roles.set(id, role)
-    await db
-      .insertInto('users')
-      .values({
-        user_id: id,
-        username: `u_${id}`.slice(0, 32),
-        name: null,
-        role,
-        updated_at: new Date(),
-      })
-      .execute()
+    await upsertUser(db, {
+      user_id: id,
+      username: `u_${id}`.toLowerCase().slice(0, 32),
+      name: null,
+      role,
+      updated_at: clock.now(),
+    })
   }
-  const token = async (userId: string) => {
+  const tokenOf = async (userId: string) => {
     const role = roles.get(userId)
     if (!role) throw new Error(`no user ${userId} in this test`)
     let minted = tokens.get(userId)
     if (!minted) {
-      minted = await issuer.mint({ sub: userId, role, username: `u_${userId}`.slice(0, 32) })
+      minted = await service.token({ id: userId, role })
       tokens.set(userId, minted)
     }
     return minted
   }
   return {
-    db,
-    app,
-    bus,
+    ...service,
     clock,
-    deps,
-    broker,
+    deps: { db, bus, clock, settings: config },
     addUser,
+    tokenOf,
     async addTutor(id, rate = 6000, status = 'approved') {
       await addUser(id, 'tutor')
-      const now = new Date()
+      const now = clock.now()
       await db
         .insertInto('tutor_profiles')
         .values({
-          id: `p_${id}`,
+          id: `p_${id}`.slice(0, 36),
           user_id: id,
           status,
           bio: 'teaches',
@@ -162,12 +98,11 @@ export async function sessionsHarness(
         })
         .execute()
     },
-    token,
     async call(userId, method, url, body, headers = {}) {
-      return app.inject({
+      return service.app.inject({
         method,
-        url: url.startsWith('/') ? url : `${BASE}/${url}`,
-        headers: { authorization: `Bearer ${await token(userId)}`, ...headers },
+        url,
+        headers: { authorization: `Bearer ${await tokenOf(userId)}`, ...headers },
         ...(body === undefined ? {} : { payload: body as object }),
       })
     },

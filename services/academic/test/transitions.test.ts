@@ -70,7 +70,7 @@ function callFor(h: SessionsHarness, route: string, who: string, id: string) {
 t.test(
   'every route, party and status: allowed or 409 (403 for a role that never may)',
   async (t) => {
-    const h = await sessionsHarness(t, { startBus: false })
+    const h = await sessionsHarness(t)
     await parties(h)
     for (const [route, byParty] of Object.entries(allowed)) {
       for (const [who, okFrom] of Object.entries(byParty)) {
@@ -107,7 +107,7 @@ t.test(
 )
 
 t.test('an accept needs an authorized hold; a due request cannot be accepted', async (t) => {
-  const h = await sessionsHarness(t, { startBus: false })
+  const h = await sessionsHarness(t)
   await parties(h)
   const id = await sessionIn(h, R)
   for (const payment of ['pending', 'declined', 'released'] as const) {
@@ -124,7 +124,7 @@ t.test('an accept needs an authorized hold; a due request cannot be accepted', a
 })
 
 t.test('events of each move carry the revision, the actor and the reason', async (t) => {
-  const h = await sessionsHarness(t, { startBus: false })
+  const h = await sessionsHarness(t)
   await parties(h)
   const id = await sessionIn(h, R)
   t.equal(
@@ -178,7 +178,7 @@ t.test('events of each move carry the revision, the actor and the reason', async
 })
 
 t.test('cancellation policy: a student’s late cancel is charged, nobody else’s', async (t) => {
-  const h = await sessionsHarness(t, { startBus: false })
+  const h = await sessionsHarness(t)
   await parties(h)
   const at = async (hoursAhead: number) => {
     const id = await sessionIn(h, A)
@@ -209,7 +209,7 @@ t.test('cancellation policy: a student’s late cancel is charged, nobody else�
 t.test(
   'reschedule: a new revision at a new price, back to requested, the hold to adjust',
   async (t) => {
-    const h = await sessionsHarness(t, { startBus: false })
+    const h = await sessionsHarness(t)
     await parties(h)
     const id = await sessionIn(h, A)
     const moved = slot(h.clock, 'tut', 200, 90)
@@ -268,7 +268,7 @@ t.test(
 )
 
 t.test('admin override: reason recorded, money follows, never out of completed', async (t) => {
-  const h = await sessionsHarness(t, { startBus: false })
+  const h = await sessionsHarness(t)
   await parties(h)
   const id = await sessionIn(h, P)
   const url = `${BASE}/${id}`
@@ -354,7 +354,7 @@ t.test('admin override: reason recorded, money follows, never out of completed',
 })
 
 t.test('overrides into accepted or processing respect the calendars', async (t) => {
-  const h = await sessionsHarness(t, { startBus: false })
+  const h = await sessionsHarness(t)
   await parties(h)
   await h.addUser('stu2', 'student')
   const first = (await h.call('stu', 'POST', BASE, slot(h.clock, 'tut', 50))).json().id
@@ -367,7 +367,7 @@ t.test('overrides into accepted or processing respect the calendars', async (t) 
 })
 
 t.test('delete: the student’s request is cancelled and hidden; an admin’s any', async (t) => {
-  const h = await sessionsHarness(t, { startBus: false })
+  const h = await sessionsHarness(t)
   await parties(h)
   const id = await sessionIn(h, R)
   t.equal((await h.call('stu', 'DELETE', `${BASE}/${id}`)).statusCode, 204)

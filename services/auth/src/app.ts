@@ -1,75 +1,61 @@
-// The auth service's HTTP app, built from injected dependencies: main.ts passes the real
-// ones, tests the same kinds with a database and broker of their own and a clock they move.
-import { type Bus, busReadiness } from '@tms/bus'
-import { type App, buildFastify } from '@tms/http'
+// The auth service's HTTP app, built from injected dependencies: main.ts's start passes the
+// ones it made from the configuration; tests pass the same, with what they replace.
+
+import type { Bus } from '@tms/bus'
+import type { Clock } from '@tms/clock'
+import type { Kysely } from '@tms/db'
+import type { App } from '@tms/http'
 import { accessTokens, createAccessTokenVerifier } from '@tms/jwt'
+import { buildServiceApp } from '@tms/kit'
 import type { Logger } from '@tms/logging'
-import { type Kysely, sql } from 'kysely'
-import type { Clock } from './clock.ts'
+import type { AuthConfig } from './config.ts'
 import type { AuthDatabase } from './db/schema.ts'
 import type { PasswordChecker } from './domain/password.ts'
-import type { EventOutbox } from './events/publish.ts'
-import { defaultHashConcurrency, HashQueue, queuedPasswords } from './hash-queue.ts'
-import type { SigningKeys } from './keys.ts'
-import { RateLimiter, type RateLimits } from './rate-limit.ts'
-import { authRoutes } from './routes/auth.ts'
-import { AccountThrottle } from './throttle.ts'
-
-export interface AppSettings {
-  jwtIssuer: string
-  accessTokenTtlSeconds: number
-  refreshTokenTtlDays: number
-  otpSecret: string
-  otpTtlSeconds: number
-  /** A reset-code request answers no sooner than this, known email or not. */
-  otpRequestMinMs: number
-  rateLimitWindowMs: number
-  rateLimitPerAccount: number
-  rateLimitPerAddress: number
-  /** Signups per client address and window (default 10). */
-  rateLimitSignupPerAddress?: number
-  /** The delay after the first failure beyond the free ones (default 1 s), and its cap (15 min). */
-  loginDelayBaseMs?: number
-  loginDelayMaxMs?: number
-  /** Password hashes at once (default: see defaultHashConcurrency) and waiting (8 per place). */
-  passwordHashConcurrency?: number
-  passwordHashQueue?: number
-  trustProxy?: boolean | string
-  httpRequestTimeoutMs?: number
-  httpHeadersTimeoutMs?: number
-}
+import { RateLimiter } from './domain/rate-limit.ts'
+import { AccountThrottle } from './domain/throttle.ts'
+import type { SigningKeys } from './domain/tokens.ts'
+import { HashQueue, queuedPasswords } from './hash-queue.ts'
+import { authRoutes } from './routes/index.ts'
+import type { AuthDeps, Limits } from './use-cases/deps.ts'
 
 export interface AppDeps {
   db: Kysely<AuthDatabase>
-  /** Its outbox for the routes; its status for readiness, which a broker outage does not fail. */
-  bus: EventOutbox & Pick<Bus, 'status'>
+  /** Its outbox for the use-cases; its status for readiness. */
+  bus: Pick<Bus, 'enqueue' | 'status'>
   clock: Clock
+  logger: Logger
   keys: SigningKeys
   passwords: PasswordChecker
-  settings: AppSettings
-  logger?: Logger
-  logLevel?: string
-  /** The bound on password hashing; made from the settings when absent (tests pass one). */
+  settings: AuthConfig
+  /** The bound on password hashing; made from the settings when absent (a test passes one). */
   hashQueue?: HashQueue
 }
 
-export interface RouteDeps extends AppDeps {
-  rateLimits: RateLimits
-  throttle: AccountThrottle
+function limits(settings: AuthConfig, clock: Clock): Limits {
+  const limiter = (max: number) =>
+    new RateLimiter({ max, windowMs: settings.rateLimitWindowMs, clock })
+  return {
+    perAccount: limiter(settings.rateLimitPerAccount),
+    perAddress: limiter(settings.rateLimitPerAddress),
+    signupPerAddress: limiter(settings.rateLimitSignupPerAddress),
+    guesses: new AccountThrottle({
+      freeFailures: settings.rateLimitPerAccount,
+      baseDelayMs: settings.loginDelayBaseMs,
+      maxDelayMs: settings.loginDelayMaxMs,
+      windowMs: settings.rateLimitWindowMs,
+      clock,
+    }),
+  }
 }
 
 export async function buildApp(deps: AppDeps): Promise<App> {
-  const app = await buildFastify({
-    service: 'auth',
+  const { settings, clock } = deps
+  const app = await buildServiceApp({
+    name: 'auth',
+    db: deps.db,
+    bus: deps.bus,
     logger: deps.logger,
-    logLevel: deps.logLevel,
-    trustProxy: deps.settings.trustProxy,
-    requestTimeoutMs: deps.settings.httpRequestTimeoutMs,
-    headersTimeoutMs: deps.settings.httpHeadersTimeoutMs,
-    healthChecks: {
-      database: () => sql`SELECT 1`.execute(deps.db),
-      bus: busReadiness(deps.bus),
-    },
+    settings,
     openapi: {
       title: 'Tutor Management System: auth',
       description: 'Accounts, passwords, tokens and password-reset codes.',
@@ -78,34 +64,24 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   })
   await app.register(accessTokens, {
     verify: createAccessTokenVerifier({
-      issuer: deps.settings.jwtIssuer,
+      issuer: settings.jwtIssuer,
       keys: { jwks: deps.keys.jwks },
-      now: () => deps.clock.now(),
+      now: () => clock.now(),
     }),
   })
-  const { settings } = deps
-  const limiter = (max: number) =>
-    new RateLimiter({ max, windowMs: settings.rateLimitWindowMs, clock: deps.clock })
-  const concurrency = settings.passwordHashConcurrency ?? defaultHashConcurrency()
-  const routeDeps: RouteDeps = {
-    ...deps,
-    passwords: queuedPasswords(
-      deps.passwords,
-      deps.hashQueue ??
-        new HashQueue({ concurrency, maxQueued: settings.passwordHashQueue ?? 8 * concurrency }),
-    ),
-    rateLimits: {
-      perAccount: limiter(settings.rateLimitPerAccount),
-      perAddress: limiter(settings.rateLimitPerAddress),
-      signupPerAddress: limiter(settings.rateLimitSignupPerAddress ?? 10),
-    },
-    throttle: new AccountThrottle({
-      freeFailures: settings.rateLimitPerAccount,
-      baseDelayMs: settings.loginDelayBaseMs ?? 1000,
-      maxDelayMs: settings.loginDelayMaxMs ?? 15 * 60 * 1000,
-      windowMs: settings.rateLimitWindowMs,
-      clock: deps.clock,
-    }),
+  const concurrency = settings.passwordHashConcurrency
+  const hashQueue =
+    deps.hashQueue ??
+    new HashQueue({ concurrency, maxQueued: settings.passwordHashQueue ?? 8 * concurrency })
+  const routeDeps: AuthDeps = {
+    db: deps.db,
+    bus: deps.bus,
+    clock,
+    logger: deps.logger,
+    keys: deps.keys,
+    passwords: queuedPasswords(deps.passwords, hashQueue),
+    settings,
+    limits: limits(settings, clock),
   }
   await app.register(authRoutes, { prefix: '/auth', deps: routeDeps })
   return app

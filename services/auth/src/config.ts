@@ -1,5 +1,5 @@
 import { type ConfigOf, env, serviceConfigSpec } from '@tms/config'
-import { OWASP_ARGON2 } from './domain/password.ts'
+import { type Argon2Params, OWASP_ARGON2 } from './domain/password.ts'
 import { defaultHashConcurrency } from './hash-queue.ts'
 
 export const configSpec = {
@@ -64,4 +64,15 @@ export function configProblems(config: AuthConfig): string[] {
     )
   }
   return problems
+}
+
+/** The argon2 cost the configuration asks for. */
+export function argon2Of(config: AuthConfig): Argon2Params {
+  return { memoryKib: config.argon2MemoryKib, passes: config.argon2Passes, parallelism: 1 }
+}
+
+/** The first admin to make at start-up, when ADMIN_USERNAME/EMAIL/PASSWORD are set. */
+export function firstAdminOf(config: AuthConfig) {
+  const { adminUsername: username, adminEmail: email, adminPassword: password } = config
+  return username && email && password ? { username, email, password } : undefined
 }

@@ -1,10 +1,10 @@
 // A bound on password hashing, the one expensive thing a client can ask for without an account
 // (argon2id: tens of milliseconds of CPU and 19 MiB each). At most `concurrency` hashes run at
-// once and at most `maxQueued` wait; beyond that a request is answered 503 with Retry-After at
-// once, so a flood costs bounded CPU, memory and waiting time, and a normal login behind it
-// waits at most for the queue to drain, never for the whole flood.
+// once and at most `maxQueued` wait; beyond that a request is refused at once (HashingBusyError,
+// a 503 with Retry-After), so a flood costs bounded CPU, memory and waiting time, and a normal
+// login behind it waits at most for the queue to drain, never for the whole flood.
 import { availableParallelism } from 'node:os'
-import { httpError } from '@tms/http'
+import { HashingBusyError } from './domain/errors.ts'
 import type { PasswordChecker } from './domain/password.ts'
 
 export interface HashQueueOptions {
@@ -52,9 +52,7 @@ export class HashQueue {
       })
     } else {
       this.stats.refused++
-      throw httpError(503, 'the service is busy checking passwords; try again shortly', {
-        headers: { 'retry-after': '1' },
-      })
+      throw new HashingBusyError()
     }
     this.stats.peakRunning = Math.max(this.stats.peakRunning, this.active)
     try {

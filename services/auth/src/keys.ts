@@ -4,26 +4,11 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { type CryptoKey, calculateJwkThumbprint, importPKCS8 } from 'jose'
-
-/** A public key as published in the JWKS. */
-export interface PublicJwk {
-  kty: string
-  crv: string
-  x: string
-  y: string
-  kid: string
-  alg: 'ES256'
-  use: 'sig'
-}
-
-export interface SigningKeys {
-  kid: string
-  privateKey: CryptoKey
-  jwks: { keys: PublicJwk[] }
-  /** True when the key was generated for development rather than configured. */
-  generated: boolean
-}
+import { ConfigProblem } from '@tms/config'
+import type { Logger } from '@tms/logging'
+import { calculateJwkThumbprint, importPKCS8 } from 'jose'
+import type { AuthConfig } from './config.ts'
+import type { PublicJwk, SigningKeys } from './domain/tokens.ts'
 
 export interface KeyOptions {
   privateKeyPem?: string
@@ -108,8 +93,32 @@ export async function signingKeysFromPem(
   }
 }
 
-/** A fresh key pair in memory (tests). */
-export function generateSigningKeys(): Promise<SigningKeys> {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-  return signingKeysFromPem(privateKey.export({ format: 'pem', type: 'pkcs8' }) as string)
+/**
+ * The service's keys as its configuration says; a key that cannot be used stops the start as a
+ * configuration problem (status 78), and a generated development key is logged as such.
+ */
+export async function signingKeysFromConfig(
+  config: AuthConfig,
+  logger: Logger,
+): Promise<SigningKeys> {
+  let keys: SigningKeys
+  try {
+    keys = await loadSigningKeys({
+      privateKeyPem: config.jwtPrivateKey,
+      privateKeyFile: config.jwtPrivateKeyFile,
+      previousPublicKeyPem: config.jwtPreviousPublicKey,
+      previousPublicKeyFile: config.jwtPreviousPublicKeyFile,
+      dataDir: config.dataDir,
+      production: config.nodeEnv === 'production',
+    })
+  } catch (err) {
+    throw new ConfigProblem((err as Error).message, { cause: err })
+  }
+  if (keys.generated) {
+    logger.warn(
+      { file: path.join(config.dataDir, 'keys', 'jwt-private.pem') },
+      'using a generated development signing key; set JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE in production',
+    )
+  }
+  return keys
 }

@@ -1,5 +1,6 @@
 import { normalizeEmail, normalizeUsername } from '@tms/contracts'
 import { HttpProblem } from '@tms/http'
+import { TestClock } from '@tms/testing'
 import t from 'tap'
 import { checkOtp, generateOtp, OTP_MAX_FAILED_ATTEMPTS, otpHash } from '../src/domain/otp.ts'
 import {
@@ -10,11 +11,12 @@ import {
   passwordProblem,
   verifyPassword,
 } from '../src/domain/password.ts'
+import { RateLimiter } from '../src/domain/rate-limit.ts'
+import { AccountThrottle } from '../src/domain/throttle.ts'
 import { refreshDecision, refreshTokenHash } from '../src/domain/tokens.ts'
 import { HashQueue } from '../src/hash-queue.ts'
-import { RateLimiter } from '../src/rate-limit.ts'
-import { AccountThrottle } from '../src/throttle.ts'
-import { cheapArgon2, TestClock } from './helpers.ts'
+import { problemFor } from '../src/routes/problems.ts'
+import { cheapArgon2 } from './helpers.ts'
 
 t.test('password policy', async (t) => {
   t.equal(passwordProblem('12345678'), undefined)
@@ -100,10 +102,11 @@ t.test('the rate limiter counts per key in fixed windows', async (t) => {
   t.equal(limiter.hit('a'), 0)
 })
 
-/** The status and Retry-After of an HttpProblem. */
+/** The status and Retry-After of the problem a refusal is answered with. */
 function refusal(err: unknown): [number, string | undefined] {
-  if (!(err instanceof HttpProblem)) throw err
-  return [err.statusCode, err.headers['retry-after']]
+  const problem = problemFor(err)
+  if (!(problem instanceof HttpProblem) || problem === err) throw err
+  return [problem.statusCode, problem.headers['retry-after']]
 }
 
 function refused(fn: () => unknown): [number, string | undefined] | undefined {

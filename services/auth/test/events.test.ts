@@ -5,12 +5,7 @@ import { createDb, migrateToLatest, sql } from '@tms/db'
 import { createLogger } from '@tms/logging'
 import { createTestBroker, createTestDatabase, eventually, startTcpProxy } from '@tms/testing'
 import t from 'tap'
-import { buildApp } from '../src/app.ts'
-import { migrations } from '../src/db/migrations.ts'
-import type { AuthDatabase } from '../src/db/schema.ts'
-import { createPasswordChecker } from '../src/domain/password.ts'
-import { generateSigningKeys } from '../src/keys.ts'
-import { cheapArgon2, newAccount, TestClock, testSettings } from './helpers.ts'
+import { newAccount, setup } from './helpers.ts'
 
 const logger = createLogger({ service: 'auth', level: process.env.LOG_LEVEL ?? 'silent' })
 const topology = { 'test.profiles': ['auth.user.registered'] } as const
@@ -25,20 +20,13 @@ t.test('signup while the broker is cut: the event arrives once after it is back'
   const proxy = await startTcpProxy(target.hostname, Number(target.port || 5672))
   t.teardown(() => proxy.close())
 
-  // The auth side: its database, and a bus that reaches RabbitMQ through the proxy.
-  const authDb = createDb<AuthDatabase>(await createTestDatabase(t))
-  t.teardown(() => authDb.destroy())
-  await migrateToLatest(authDb, migrations)
-  const authBus = createBus({
-    service: 'auth',
-    url: proxy.url(broker.url),
-    prefix: broker.prefix,
-    db: authDb,
-    logger,
-    topology,
-    relay: { pollIntervalMs: 50 },
-    reconnectMs: 100,
-  })
+  // The auth service, its bus reaching RabbitMQ through the proxy.
+  const service = await setup(
+    t,
+    { amqpUrl: proxy.url(broker.url) },
+    { broker, bus: { relay: { pollIntervalMs: 50 }, reconnectMs: 100 } },
+  )
+  const { app, bus: authBus, db: authDb } = service
 
   // A consumer with an inbox, as user-wallet would have, straight to RabbitMQ.
   const consumerDb = createDb<ProfilesDb>(await createTestDatabase(t))
@@ -70,23 +58,13 @@ t.test('signup while the broker is cut: the event arrives once after it is back'
     },
   })
   await consumerBus.start()
-  await authBus.start()
   t.teardown(async () => {
-    await authBus.close()
     await consumerBus.close()
     await consumerBus.deleteTopology()
   })
-
-  const app = await buildApp({
-    db: authDb,
-    bus: authBus,
-    clock: new TestClock(),
-    keys: await generateSigningKeys(),
-    passwords: createPasswordChecker(cheapArgon2),
-    logger,
-    settings: testSettings,
-  })
-  t.teardown(() => app.close())
+  const connected = await app.inject({ method: 'GET', url: '/health/ready' })
+  t.equal(connected.statusCode, 200)
+  t.equal(connected.json().checks.bus, 'connected', 'the started bus makes readiness say so')
 
   proxy.cut()
   await eventually(() => !authBus.status().connected, { what: 'the auth bus to notice the cut' })

@@ -181,9 +181,8 @@ t.test('signups are limited per client address', async (t) => {
 t.test('a flood of password checks cannot queue unbounded work', async (t) => {
   const queue = new HashQueue({ concurrency: 1, maxQueued: 2 })
   // Real argon2 cost, so a hash takes longer than a flood takes to arrive.
-  const { app } = await setup(t, limits, undefined, {
-    hashQueue: queue,
-    passwords: createPasswordChecker(OWASP_ARGON2),
+  const { app } = await setup(t, limits, {
+    overrides: { hashQueue: queue, passwords: createPasswordChecker(OWASP_ARGON2) },
   })
   const flood = await Promise.all(
     Array.from({ length: 40 }, (_, i) =>

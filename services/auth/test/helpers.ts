@@ -1,83 +1,56 @@
-// Builds the auth app as main.ts does, on a database of the test's own, with a clock the test
-// moves and cheap argon2 parameters (the defaults are OWASP's; tests only need it to work).
-import { createBus } from '@tms/bus'
-import { createDb, migrateToLatest } from '@tms/db'
+// The auth service as main.ts starts it (startTestService): its own database and broker prefix,
+// its bus started, a TestClock, cheap argon2 (the defaults are OWASP's; tests only need it to
+// work) and a signing key made once per test process.
+import { generateKeyPairSync } from 'node:crypto'
+import type { Kysely } from '@tms/db'
 import type { App } from '@tms/http'
-import { createLogger } from '@tms/logging'
-import { createTestBroker, createTestDatabase, type TestContext } from '@tms/testing'
-import type { Kysely } from 'kysely'
-import { type AppDeps, type AppSettings, buildApp } from '../src/app.ts'
-import type { Clock } from '../src/clock.ts'
-import { migrations } from '../src/db/migrations.ts'
+import { startTestService, type TestServiceOptions } from '@tms/kit/testing'
+import type { TestClock, TestContext } from '@tms/testing'
+import type { AppDeps } from '../src/app.ts'
+import type { AuthConfig } from '../src/config.ts'
 import type { AuthDatabase } from '../src/db/schema.ts'
-import { createPasswordChecker } from '../src/domain/password.ts'
-import { generateSigningKeys, type SigningKeys } from '../src/keys.ts'
+import { signingKeysFromPem } from '../src/keys.ts'
+import { auth } from '../src/main.ts'
 
-export class TestClock implements Clock {
-  current = new Date()
-  now() {
-    return new Date(this.current)
-  }
-  advance(ms: number) {
-    this.current = new Date(this.current.getTime() + ms)
-  }
-}
+const privateKeyPem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({
+  format: 'pem',
+  type: 'pkcs8',
+}) as string
 
-export const testSettings: AppSettings = {
+export const cheapArgon2 = { memoryKib: 64, passes: 1, parallelism: 1 }
+
+export const testConfig = {
   jwtIssuer: 'tms-test-auth',
-  accessTokenTtlSeconds: 900,
-  refreshTokenTtlDays: 30,
+  jwtPrivateKey: privateKeyPem,
   otpSecret: 'a-test-otp-secret-of-at-least-32-characters',
-  otpTtlSeconds: 600,
   otpRequestMinMs: 0,
+  argon2MemoryKib: cheapArgon2.memoryKib,
+  argon2Passes: cheapArgon2.passes,
   rateLimitWindowMs: 60_000,
   rateLimitPerAccount: 1000,
   rateLimitPerAddress: 1000,
   rateLimitSignupPerAddress: 1000,
-}
+} satisfies Partial<AuthConfig>
 
-export const cheapArgon2 = { memoryKib: 64, passes: 1, parallelism: 1 }
-
-export interface AuthHarness {
-  app: App
-  db: Kysely<AuthDatabase>
-  clock: TestClock
-  keys: SigningKeys
-  databaseUrl: string
-}
+/** What a test may change besides the configuration (see startTestService). */
+export type SetupOptions = Omit<
+  TestServiceOptions<AuthConfig, AuthDatabase, Partial<AppDeps>, TestClock>,
+  'config' | 'clock'
+>
 
 export async function setup(
   t: TestContext,
-  settings: Partial<AppSettings> = {},
-  logger = createLogger({ service: 'auth', level: 'silent' }),
-  deps: Partial<Pick<AppDeps, 'hashQueue' | 'passwords'>> & {
-    /** Wraps the app's database handle, e.g. to watch its queries. */
-    wrapDb?: (db: Kysely<AuthDatabase>) => Kysely<AuthDatabase>
-  } = {},
-): Promise<AuthHarness> {
-  const databaseUrl = await createTestDatabase(t)
-  const db = createDb<AuthDatabase>(databaseUrl)
-  t.teardown(() => db.destroy())
-  await migrateToLatest(db, migrations)
-  const broker = await createTestBroker()
-  // Not started: enqueue only writes the outbox, which the tests read.
-  const bus = createBus({ service: 'auth', url: broker.url, prefix: broker.prefix, db, logger })
-  const clock = new TestClock()
-  const keys = await generateSigningKeys()
-  const { wrapDb, ...overrides } = deps
-  const app = await buildApp({
-    db: wrapDb ? wrapDb(db) : db,
-    bus,
-    clock,
-    keys,
-    passwords: createPasswordChecker(cheapArgon2),
-    logger,
-    settings: { ...testSettings, ...settings },
-    ...overrides,
+  config: Partial<AuthConfig> = {},
+  options: SetupOptions = {},
+) {
+  const service = await startTestService(t, auth, {
+    ...options,
+    config: { ...testConfig, ...config },
   })
-  t.teardown(() => app.close())
-  return { app, db, clock, keys, databaseUrl }
+  return { ...service, keys: await signingKeysFromPem(privateKeyPem) }
 }
+
+export type AuthHarness = Awaited<ReturnType<typeof setup>>
 
 let counter = 0
 export function newAccount(overrides: Record<string, unknown> = {}) {

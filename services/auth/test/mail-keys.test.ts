@@ -5,7 +5,8 @@ import path from 'node:path'
 import { createLogger } from '@tms/logging'
 import t from 'tap'
 import { loadSigningKeys } from '../src/keys.ts'
-import { fileTransport, MailSender, type MailTransport } from '../src/mail.ts'
+import type { MailTransport } from '../src/mail.ts'
+import { sendDueMail } from '../src/use-cases/mail.ts'
 import { setup, signup } from './helpers.ts'
 
 async function tempDir(t: { teardown(fn: () => unknown): void }) {
@@ -16,24 +17,20 @@ async function tempDir(t: { teardown(fn: () => unknown): void }) {
 
 const silent = createLogger({ service: 'auth', level: 'silent' })
 
-t.test('the sender writes one file per message and erases the sent body', async (t) => {
-  const h = await setup(t)
+t.test('the mail job writes one file per message and erases the sent body', async (t) => {
   const dir = await tempDir(t)
+  // Without SMTP_URL the service's mail job writes files under DATA_DIR/mail.
+  const h = await setup(t, { dataDir: dir })
   const user = await signup(h.app)
   await h.app.inject({
     method: 'POST',
     url: '/auth/forgot-password/request-otp',
     payload: { email: user.email },
   })
-  const sender = new MailSender({
-    db: h.db,
-    transport: fileTransport(path.join(dir, 'mail')),
-    logger: silent,
-    clock: h.clock,
-    pollMs: 10,
-  })
-  t.equal(await sender.runOnce(), 1)
-  t.equal(await sender.runOnce(), 0, 'sent once')
+  const mail = h.job('mail')
+  t.equal(mail.everyMs, h.config.mailPollMs)
+  t.equal(await mail.run(), 1)
+  t.equal(await mail.run(), 0, 'sent once')
   const files = await readdir(path.join(dir, 'mail'))
   t.equal(files.length, 1)
   const content = await readFile(path.join(dir, 'mail', files[0] as string), 'utf8')
@@ -64,16 +61,16 @@ t.test('a failed send is retried later, with growing delays', async (t) => {
       sent.push(message.to)
     },
   }
-  const sender = new MailSender({ db: h.db, transport, logger: silent, clock: h.clock, pollMs: 10 })
-  t.equal(await sender.runOnce(), 0)
+  const send = () => sendDueMail({ db: h.db, transport, logger: silent, clock: h.clock })
+  t.equal(await send(), 0)
   const failed = await h.db.selectFrom('mail_outbox').selectAll().executeTakeFirstOrThrow()
   t.equal(failed.attempts, 1)
   t.equal(failed.last_error, 'smtp down')
   t.ok(failed.body, 'kept for the retry')
   fail = false
-  t.equal(await sender.runOnce(), 0, 'not due yet')
+  t.equal(await send(), 0, 'not due yet')
   h.clock.advance(2_000)
-  t.equal(await sender.runOnce(), 1)
+  t.equal(await send(), 1)
   t.same(sent, [user.email])
 })
 

@@ -1,6 +1,6 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import t from 'tap'
-import { newAccount, outboxEvents, setup, signup, testSettings } from './helpers.ts'
+import { newAccount, outboxEvents, setup, signup, testConfig } from './helpers.ts'
 
 t.test('signup creates an account and publishes auth.user.registered', async (t) => {
   const { app, db } = await setup(t)
@@ -141,7 +141,7 @@ t.test('login answers a token pair; the access token is as the SPEC says', async
     sub: user.id,
     role: 'tutor',
     username: user.username,
-    iss: testSettings.jwtIssuer,
+    iss: testConfig.jwtIssuer,
     aud: 'tms-api',
   })
   t.equal((claims.exp as number) - (claims.iat as number), 900)
@@ -277,7 +277,8 @@ t.test('root check, health, metrics (on their own listener) and OpenAPI', async 
   t.same((await app.inject({ method: 'GET', url: '/' })).json(), { status: 'ok', service: 'auth' })
   t.equal((await app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200)
   const ready = await app.inject({ method: 'GET', url: '/health/ready' })
-  t.same(ready.json().checks.database, 'ok')
+  t.equal(ready.statusCode, 200, 'ready: the database answers and the bus is started')
+  t.same(ready.json(), { status: 'ok', checks: { database: 'ok', bus: 'connected' } })
   t.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 404, 'not public')
   const metrics = await fetch(await app.listenMetrics({ host: '127.0.0.1', port: 0 }))
   t.match(

@@ -2,7 +2,7 @@ import { createAccessTokenVerifier } from '@tms/jwt'
 import { createImpostorIssuer, createTestIssuer } from '@tms/testing'
 import { base64url, SignJWT } from 'jose'
 import t from 'tap'
-import { bearer, login, setup, signup, testSettings } from './helpers.ts'
+import { bearer, login, setup, signup, testConfig } from './helpers.ts'
 
 t.test('refresh rotates: a new pair, and the old refresh token is spent', async (t) => {
   const { app } = await setup(t)
@@ -112,7 +112,7 @@ t.test('the JWKS verifies issued tokens with the shared verifier', async (t) => 
   )
   t.same(Object.keys(jwks.keys[0]).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y'])
   t.notOk(jwks.keys[0].d, 'no private part')
-  const verify = createAccessTokenVerifier({ issuer: testSettings.jwtIssuer, keys: { jwks } })
+  const verify = createAccessTokenVerifier({ issuer: testConfig.jwtIssuer, keys: { jwks } })
   t.same(await verify(tokens.access_token), {
     id: user.id,
     role: 'tutor',
@@ -134,7 +134,7 @@ t.test('protected routes refuse bad access tokens', async (t) => {
     })
 
   // Tokens signed by another key but otherwise right, or by ours but wrong in one claim.
-  const foreign = await createTestIssuer({ issuer: testSettings.jwtIssuer, kid: keys.kid })
+  const foreign = await createTestIssuer({ issuer: testConfig.jwtIssuer, kid: keys.kid })
   const impostor = await createImpostorIssuer(foreign)
   const claims = { sub: user.id, role: 'student' as const, username: user.username }
   const sign = (payload: Record<string, unknown>, header: Record<string, string> = {}) =>
@@ -153,9 +153,9 @@ t.test('protected routes refuse bad access tokens', async (t) => {
     tampered: `Bearer ${h}.${tamperedPayload}.${s}`,
     'alg none': `Bearer ${foreign.mintUnsigned(claims)}`,
     'wrong key': `Bearer ${await impostor.mint(claims)}`,
-    'wrong audience': `Bearer ${await sign({ iss: testSettings.jwtIssuer, aud: 'other-api' })}`,
+    'wrong audience': `Bearer ${await sign({ iss: testConfig.jwtIssuer, aud: 'other-api' })}`,
     'wrong issuer': `Bearer ${await sign({ iss: 'someone-else', aud: 'tms-api' })}`,
-    'wrong typ': `Bearer ${await sign({ iss: testSettings.jwtIssuer, aud: 'tms-api' }, { typ: 'JWT' })}`,
+    'wrong typ': `Bearer ${await sign({ iss: testConfig.jwtIssuer, aud: 'tms-api' }, { typ: 'JWT' })}`,
     'a refresh token': `Bearer ${tokens.refresh_token}`,
   }
   for (const [name, authorization] of Object.entries(cases)) {
@@ -163,7 +163,7 @@ t.test('protected routes refuse bad access tokens', async (t) => {
     t.equal(res.statusCode, 401, name)
     t.match(res.headers['www-authenticate'], /^Bearer/, name)
   }
-  const right = await sign({ iss: testSettings.jwtIssuer, aud: 'tms-api' })
+  const right = await sign({ iss: testConfig.jwtIssuer, aud: 'tms-api' })
   t.equal((await changePassword(`Bearer ${right}`)).statusCode, 204, 'the control case passes')
 
   // Expired: the service's clock passes the token's exp.

@@ -1,50 +1,35 @@
-// The user-wallet service's HTTP app, built from injected dependencies: main.ts passes the real
-// ones, tests a database of their own and a verifier for their test issuer.
-
-import { type Bus, busReadiness } from '@tms/bus'
+// The user-wallet service's HTTP app, built from injected dependencies: main.ts's start passes
+// the ones it made from the configuration; tests pass the same, with what they replace.
+import type { Bus } from '@tms/bus'
 import type { Clock } from '@tms/clock'
-import { type App, buildFastify } from '@tms/http'
-import type { IdempotentReplyOptions } from '@tms/idempotency'
+import type { Kysely } from '@tms/db'
+import type { App } from '@tms/http'
 import { type AccessTokenVerifier, accessTokens } from '@tms/jwt'
+import { buildServiceApp } from '@tms/kit'
 import type { Logger } from '@tms/logging'
-import { type Kysely, sql } from 'kysely'
+import type { WalletConfig } from './config.ts'
 import type { WalletDatabase } from './db/schema.ts'
-import { userRoutes } from './routes/users.ts'
-
-export interface AppSettings {
-  currency: string
-  trustProxy?: boolean | string
-  httpRequestTimeoutMs?: number
-  httpHeadersTimeoutMs?: number
-}
+import { walletServiceRoutes } from './routes/index.ts'
+import type { IdempotencyHooks } from './routes/wallet.ts'
 
 export interface AppDeps {
   db: Kysely<WalletDatabase>
   clock: Clock
-  verifyAccessToken: AccessTokenVerifier
-  settings: AppSettings
+  logger: Logger
   /** For readiness: a stalled consumer fails it, a broker outage does not (see README). */
   bus: Pick<Bus, 'status'>
-  logger?: Logger
-  logLevel?: string
-  /** How Idempotency-Key claims age (tests shorten it and pause a request after its claim). */
-  idempotency?: Pick<IdempotentReplyOptions<WalletDatabase>, 'staleClaimMs' | 'afterClaim'>
+  verifyAccessToken: AccessTokenVerifier
+  settings: WalletConfig
+  idempotency?: IdempotencyHooks
 }
 
-export type RouteDeps = AppDeps
-
 export async function buildApp(deps: AppDeps): Promise<App> {
-  const app = await buildFastify({
-    service: 'user-wallet',
+  const app = await buildServiceApp({
+    name: 'user-wallet',
+    db: deps.db,
+    bus: deps.bus,
     logger: deps.logger,
-    logLevel: deps.logLevel,
-    trustProxy: deps.settings.trustProxy,
-    requestTimeoutMs: deps.settings.httpRequestTimeoutMs,
-    headersTimeoutMs: deps.settings.httpHeadersTimeoutMs,
-    healthChecks: {
-      database: () => sql`SELECT 1`.execute(deps.db),
-      bus: busReadiness(deps.bus),
-    },
+    settings: deps.settings,
     openapi: {
       title: 'Tutor Management System: users and wallets',
       description: 'User profiles and the double-entry wallet ledger.',
@@ -52,6 +37,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
   })
   await app.register(accessTokens, { verify: deps.verifyAccessToken })
-  await app.register(userRoutes, { prefix: '/user', deps })
+  const walletDeps = { db: deps.db, clock: deps.clock, currency: deps.settings.currency }
+  await app.register(walletServiceRoutes, {
+    prefix: '/user',
+    deps: walletDeps,
+    idempotency: deps.idempotency,
+  })
   return app
 }

@@ -8,12 +8,7 @@ export const configSpec = {
     default: 'http://127.0.0.1:8001/auth/.well-known/jwks.json',
   }),
   /** The deployment's one currency, a lowercase ISO 4217 code. */
-  currency: env.oneOf('CURRENCY', currencyCodes(), { default: 'usd' }),
-}
-
-/** Lowercase ISO 4217 codes the runtime knows. */
-function currencyCodes(): string[] {
-  return Intl.supportedValuesOf('currency').map((c) => c.toLowerCase())
+  currency: env.currency('CURRENCY', { default: 'usd' }),
 }
 
 export type WalletConfig = ConfigOf<typeof configSpec>

@@ -1,75 +1,37 @@
-// The user-wallet service process: configuration, database and migrations, the bus and its
-// consumers, the HTTP server, and a graceful shutdown of all of them.
-import { createBus } from '@tms/bus'
-import { systemClock } from '@tms/clock'
-import { failStartup, loadConfig } from '@tms/config'
-import { openDatabase } from '@tms/db'
+// The user-wallet service: what it adds to the kit's process (docs/service-shape.md). Run as a
+// program it starts the service; tests import it and start the same service with theirs.
 import { purgeIdempotencyKeys } from '@tms/idempotency'
 import { createAccessTokenVerifier } from '@tms/jwt'
-import { createLogger } from '@tms/logging'
-import closeWithGrace from 'close-with-grace'
-import { buildApp } from './app.ts'
-import { configSpec } from './config.ts'
+import { defineService, runService, type ServiceContext } from '@tms/kit'
+import { type AppDeps, buildApp } from './app.ts'
+import { configSpec, type WalletConfig } from './config.ts'
 import { migrations } from './db/migrations.ts'
 import type { WalletDatabase } from './db/schema.ts'
 import { subscribeBooking } from './events/booking.ts'
 import { subscribeProfiles } from './events/profiles.ts'
 
-const config = loadConfig(configSpec)
-const logger = createLogger({ service: 'user-wallet', level: config.logLevel })
+const HOUR = 60 * 60 * 1000
 
-const db = await openDatabase<WalletDatabase>(config.databaseUrl, migrations, logger, {
-  connectTimeoutMs: config.dbConnectTimeoutMs,
-}).catch(failStartup)
+async function start(
+  ctx: ServiceContext<WalletConfig, WalletDatabase>,
+  overrides?: Partial<AppDeps>,
+) {
+  const { config, db, bus, clock } = ctx
+  subscribeProfiles(bus, { clock })
+  subscribeBooking(bus, { clock })
+  const keys = { jwksUrl: config.jwksUrl }
+  const verifyAccessToken = createAccessTokenVerifier({ issuer: config.jwtIssuer, keys })
+  const app = await buildApp({ ...ctx, verifyAccessToken, settings: config, ...overrides })
+  // Expired Idempotency-Keys. Replica-safe: a batched DELETE of keys past their 24 hours,
+  // which no request uses any more; two replicas at once only share the work.
+  const purgeKeys = {
+    name: 'idempotency-key-purge',
+    everyMs: HOUR,
+    run: () => purgeIdempotencyKeys(db, clock),
+  }
+  return { app, jobs: [purgeKeys] }
+}
 
-const bus = createBus({
-  service: 'user-wallet',
-  url: config.amqpUrl,
-  prefix: config.busPrefix,
-  db,
-  logger,
-  retryDelaysMs: config.retryDelaysMs,
-})
-subscribeProfiles(bus)
-subscribeBooking(bus)
+export const wallet = defineService({ name: 'user-wallet', configSpec, migrations, start })
 
-const app = await buildApp({
-  db,
-  clock: systemClock,
-  verifyAccessToken: createAccessTokenVerifier({
-    issuer: config.jwtIssuer,
-    keys: { jwksUrl: config.jwksUrl },
-  }),
-  settings: {
-    currency: config.currency,
-    trustProxy: config.trustProxy,
-    httpRequestTimeoutMs: config.httpRequestTimeoutMs,
-    httpHeadersTimeoutMs: config.httpHeadersTimeoutMs,
-  },
-  bus,
-  logger,
-})
-
-// Expired Idempotency-Keys go at start-up (catching up after downtime) and hourly; the purge
-// deletes in batches and is safe with several replicas running it at once.
-const purgeKeys = () =>
-  purgeIdempotencyKeys(db, systemClock).catch((err) =>
-    logger.warn({ err }, 'idempotency key purge failed'),
-  )
-void purgeKeys()
-const purgeTimer = setInterval(purgeKeys, 60 * 60 * 1000)
-purgeTimer.unref()
-
-closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-  if (err) logger.error({ err }, 'shutting down after an error')
-  else logger.info({ signal }, 'shutting down')
-  clearInterval(purgeTimer)
-  await app.close()
-  await bus.close()
-  await db.destroy()
-})
-
-// The broker may be down at start-up: requests are served and events wait in the broker.
-bus.start().catch((err) => logger.error({ err }, 'the bus did not start'))
-await app.listen({ host: config.host, port: config.port })
-await app.listenMetrics({ host: config.metricsHost, port: config.metricsPort })
+if (import.meta.main) await runService(wallet)

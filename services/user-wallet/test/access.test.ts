@@ -1,14 +1,14 @@
 // Who counts as an admin in the wallet, and what a wallet's owner sees of the admins.
 import { eventually } from '@tms/testing'
 import t from 'tap'
-import { addUser, sagaHarness, walletService } from './helpers.ts'
+import { addUser, walletService } from './helpers.ts'
 
 const admin = { id: 'admin1', role: 'admin' as const }
 const alice = { id: 'alice1', role: 'student' as const }
 
 t.test('a demoted admin is refused as soon as the role-changed event arrives', async (t) => {
   const service = await walletService(t)
-  const { publish } = await sagaHarness(t, service.db)
+  const { publish } = service
   await addUser(service.db, alice.id)
   const adminToken = await service.token(admin)
   const deposit = () =>

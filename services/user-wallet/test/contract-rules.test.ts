@@ -12,7 +12,7 @@ import {
 } from '@tms/testing'
 import fc from 'fast-check'
 import t from 'tap'
-import { CreateBody, EmailParams, UpdateBody } from '../src/routes/schemas.ts'
+import { CreateBody, EmailParams, UpdateBody } from '../src/routes/schemas/user.ts'
 import { addUser, walletService } from './helpers.ts'
 
 const registeredSample = {

@@ -1,33 +1,32 @@
-// A wallet service of the test's own: its database, the app with a verifier for a test issuer,
-// and ledger invariants every test checks at the end.
-import { type Bus, createBus, exchangeName } from '@tms/bus'
-import { systemClock } from '@tms/clock'
-import { type EventData, type EventType, makeEnvelope } from '@tms/contracts'
+// The wallet service as main.ts starts it (startTestService): its own database and broker
+// prefix, its bus started with its consumers, tokens from a test issuer whose keys it fetches
+// as it would from auth, events published as the academic service would, and the ledger's
+// invariants every test checks at the end.
+import { exchangeName } from '@tms/bus'
+import { type EventData, type EventType, makeEnvelope, type Role } from '@tms/contracts'
 import { createDb, type Kysely, migrateToLatest, newId, sql, transaction } from '@tms/db'
-import type { App } from '@tms/http'
-import { createAccessTokenVerifier } from '@tms/jwt'
+import { startTestService } from '@tms/kit/testing'
 import { createLogger } from '@tms/logging'
 import {
-  createTestBroker,
   createTestDatabase,
   createTestIssuer,
   eventually,
-  type Role,
+  type TestClock,
   type TestContext,
 } from '@tms/testing'
 import amqplib from 'amqplib'
-import { type AppDeps, buildApp } from '../src/app.ts'
+import type { AppDeps } from '../src/app.ts'
 import { migrations } from '../src/db/migrations.ts'
-import type { Role as ProfileRole, WalletDatabase } from '../src/db/schema.ts'
-import { subscribeBooking } from '../src/events/booking.ts'
-import { subscribeProfiles } from '../src/events/profiles.ts'
-import { findProfile } from '../src/profiles.ts'
+import { findProfile } from '../src/db/profiles.ts'
+import type { WalletDatabase } from '../src/db/schema.ts'
+import { wallet } from '../src/main.ts'
 
 export const logger = createLogger({
   service: 'user-wallet-test',
   level: process.env.LOG_LEVEL ?? 'silent',
 })
 
+/** A migrated wallet database alone, for tests of the handlers without a service. */
 export async function walletDb(t: TestContext, poolSize = 20): Promise<Kysely<WalletDatabase>> {
   const db = createDb<WalletDatabase>(await createTestDatabase(t), { poolSize })
   t.teardown(() => db.destroy())
@@ -35,45 +34,53 @@ export async function walletDb(t: TestContext, poolSize = 20): Promise<Kysely<Wa
   return db
 }
 
-export interface TestService {
-  db: Kysely<WalletDatabase>
-  app: App
-  /**
-   * An access token for the user. An admin is an admin in the wallet only when its profile
-   * here says so too (as auth's events make it): for an admin without a profile, one is made,
-   * unless `withProfile` is false.
-   */
-  token(
-    user: { id: string; role: Role; username?: string },
-    options?: { withProfile?: boolean },
-  ): Promise<string>
+export interface WalletServiceOptions {
+  clock?: TestClock
+  /** Replaces what start() would give the app (Idempotency-Key hooks). */
+  overrides?: Partial<AppDeps>
 }
 
-export async function walletService(
-  t: TestContext,
-  overrides: Partial<Pick<AppDeps, 'clock' | 'idempotency'>> = {},
-): Promise<TestService> {
-  const db = await walletDb(t)
+export async function walletService(t: TestContext, options: WalletServiceOptions = {}) {
   const issuer = await createTestIssuer()
-  const broker = await createTestBroker()
-  const app = await buildApp({
-    db,
-    clock: systemClock,
-    ...overrides,
-    // Not started: readiness reports the broker disconnected, which does not fail it.
-    bus: createBus({ service: 'user-wallet', url: broker.url, prefix: broker.prefix, db, logger }),
-    verifyAccessToken: createAccessTokenVerifier({
-      issuer: issuer.issuer,
-      keys: { jwks: issuer.jwks },
-    }),
-    settings: { currency: 'usd' },
+  const jwksUrl = await issuer.serveJwks(t)
+  // Messages published by the test, and those the bus has finished with (handled, ignored as
+  // duplicates, or parked): handled() waits for both, so a second copy is never in flight.
+  let sent = 0
+  let settled = 0
+  const service = await startTestService(t, wallet, {
+    config: {
+      jwtIssuer: issuer.issuer,
+      jwksUrl,
+      currency: 'usd',
+      retryDelaysMs: [50, 100, 200, 400],
+    },
     logger,
+    clock: options.clock,
+    overrides: options.overrides,
+    bus: {
+      relay: { pollIntervalMs: 50 },
+      reconnectMs: 200,
+      onProcessed(outcome) {
+        // Retried and deferred copies come back; the others are done with.
+        if (outcome !== 'retried' && outcome !== 'deferred') settled++
+      },
+    },
   })
-  t.teardown(() => app.close())
+  const { db, broker } = service
+  const conn = await amqplib.connect(broker.url)
+  const channel = await conn.createConfirmChannel()
+  t.teardown(() => conn.close())
   return {
-    db,
-    app,
-    async token(user, { withProfile = true } = {}) {
+    ...service,
+    /**
+     * An access token for the user. An admin is an admin in the wallet only when its profile
+     * here says so too (as auth's events make it): for an admin without a profile, one is
+     * made, unless `withProfile` is false.
+     */
+    async token(
+      user: { id: string; role: Role; username?: string },
+      { withProfile = true } = {},
+    ): Promise<string> {
       if (user.role === 'admin' && withProfile && !(await findProfile(db, 'user_id', user.id))) {
         await addUser(db, user.id, 'admin')
       }
@@ -83,15 +90,40 @@ export async function walletService(
         username: user.username ?? `u_${user.id}`.slice(0, 32),
       })
     },
+    /** Publishes an event as its producer would (e.g. academic); returns its id. */
+    async publish<T extends EventType>(type: T, data: EventData<T>, copies = 1): Promise<string> {
+      const envelope = makeEnvelope(type, data, { producer: 'academic' })
+      for (let i = 0; i < copies; i++) {
+        sent++
+        channel.publish(exchangeName(broker.prefix), type, Buffer.from(JSON.stringify(envelope)), {
+          persistent: true,
+          messageId: envelope.id,
+        })
+      }
+      await channel.waitForConfirms()
+      return envelope.id
+    },
+    /** Waits until the booking consumer has handled n events in all, every copy settled. */
+    async handled(n: number): Promise<void> {
+      await eventually(
+        async () => {
+          const r = await db
+            .selectFrom('bus_inbox')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .where('consumer', '=', 'user-wallet.booking')
+            .executeTakeFirstOrThrow()
+          return Number(r.n) >= n && settled >= sent
+        },
+        { what: `${n} booking events handled and every copy settled` },
+      )
+    },
   }
 }
 
+export type WalletService = Awaited<ReturnType<typeof walletService>>
+
 /** A profile and wallet as the registered event would make them. */
-export async function addUser(
-  db: Kysely<WalletDatabase>,
-  id: string,
-  role: ProfileRole = 'student',
-) {
+export async function addUser(db: Kysely<WalletDatabase>, id: string, role: Role = 'student') {
   const now = new Date()
   await transaction(db, async (trx) => {
     await trx
@@ -146,79 +178,4 @@ export async function ledgerProblems(db: Kysely<WalletDatabase>): Promise<string
     }
   }
   return problems
-}
-
-export interface SagaHarness {
-  db: Kysely<WalletDatabase>
-  bus: Bus
-  /** Publishes an academic event as the academic service would; returns its envelope. */
-  publish<T extends EventType>(type: T, data: EventData<T>, copies?: number): Promise<string>
-  /** Waits until the booking consumer has handled n events in all. */
-  handled(n: number): Promise<void>
-}
-
-/** The wallet's consumers on a broker of the test's own, on a new database or the one given. */
-export async function sagaHarness(
-  t: TestContext,
-  existing?: Kysely<WalletDatabase>,
-): Promise<SagaHarness> {
-  const db = existing ?? (await walletDb(t))
-  const broker = await createTestBroker()
-  const bus = createBus({
-    service: 'user-wallet',
-    url: broker.url,
-    prefix: broker.prefix,
-    db,
-    logger,
-    retryDelaysMs: [50, 100, 200, 400],
-    relay: { pollIntervalMs: 50 },
-    reconnectMs: 200,
-    onProcessed(outcome) {
-      // Retried and deferred copies come back; the others are done with.
-      if (outcome !== 'retried' && outcome !== 'deferred') settled++
-    },
-  })
-  // Messages published by the test, and those the bus has finished with (handled, ignored as
-  // duplicates, or parked): handled() waits for both, so a second copy is never still in flight.
-  let sent = 0
-  let settled = 0
-  subscribeProfiles(bus)
-  subscribeBooking(bus)
-  t.teardown(async () => {
-    await bus.close()
-    await bus.deleteTopology()
-  })
-  await bus.start()
-  const conn = await amqplib.connect(broker.url)
-  const channel = await conn.createConfirmChannel()
-  t.teardown(() => conn.close())
-  return {
-    db,
-    bus,
-    async publish(type, data, copies = 1) {
-      const envelope = makeEnvelope(type, data, { producer: 'academic' })
-      for (let i = 0; i < copies; i++) {
-        sent++
-        channel.publish(exchangeName(broker.prefix), type, Buffer.from(JSON.stringify(envelope)), {
-          persistent: true,
-          messageId: envelope.id,
-        })
-      }
-      await channel.waitForConfirms()
-      return envelope.id
-    },
-    async handled(n) {
-      await eventually(
-        async () => {
-          const r = await db
-            .selectFrom('bus_inbox')
-            .select((eb) => eb.fn.countAll().as('n'))
-            .where('consumer', '=', 'user-wallet.booking')
-            .executeTakeFirstOrThrow()
-          return Number(r.n) >= n && settled >= sent
-        },
-        { what: `${n} booking events handled and every copy settled` },
-      )
-    },
-  }
 }

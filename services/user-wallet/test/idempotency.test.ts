@@ -5,13 +5,19 @@ import { idempotencyProblemTypes } from '@tms/idempotency'
 import { eventually, holdLock, TestClock, type TestContext } from '@tms/testing'
 import { sql } from 'kysely'
 import t from 'tap'
-import { addUser, balances, ledgerProblems, walletService } from './helpers.ts'
+import {
+  addUser,
+  balances,
+  ledgerProblems,
+  type WalletServiceOptions,
+  walletService,
+} from './helpers.ts'
 
 const admin = { id: 'admin1', role: 'admin' as const }
 const alice = { id: 'alice1', role: 'student' as const }
 
-async function adminClient(overrides: Parameters<typeof walletService>[1], t: TestContext) {
-  const service = await walletService(t, overrides)
+async function adminClient(options: WalletServiceOptions, t: TestContext) {
+  const service = await walletService(t, options)
   await addUser(service.db, alice.id)
   const authorization = `Bearer ${await service.token(admin)}`
   const move = (action: 'deposit' | 'debit', key: string, payload: object) =>
@@ -57,7 +63,10 @@ t.test(
   'a retry while the first request waits for a lock past the takeover time is told to retry later; then it replays',
   async (t) => {
     const clock = new TestClock()
-    const { db, move } = await adminClient({ clock, idempotency: { staleClaimMs: 1000 } }, t)
+    const { db, move } = await adminClient(
+      { clock, overrides: { idempotency: { staleClaimMs: 1000 } } },
+      t,
+    )
     const lock = holdLock(
       db,
       sql`SELECT balance FROM account WHERE user_id = ${alice.id} FOR UPDATE`,
@@ -104,7 +113,7 @@ t.test(
       claimed.resolve()
       await resumed.promise
     }
-    const { db, move } = await adminClient({ clock, idempotency: { afterClaim } }, t)
+    const { db, move } = await adminClient({ clock, overrides: { idempotency: { afterClaim } } }, t)
     const loser = move('deposit', 'k', { amount: 100 })
     await claimed.promise
     clock.advance(60_000)

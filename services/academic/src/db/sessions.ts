@@ -1,193 +1,36 @@
-// Every query of class sessions: the tables, the migration, and the queries the use-cases and
-// the event handlers run. Rows come back as plain objects; nothing here decides a rule.
+// Every query of class sessions, for the use-cases and the event handlers (the tables are in
+// sessions-tables.ts). Rows come back as plain objects; nothing here decides a rule.
 //
 // Overlaps without an exclusion constraint: every transaction that could make two sessions
-// overlap first locks a row per person it books (`schedule_locks`, the tutor's and the
+// overlap first locks a row per person it books (their row in `users`, the tutor's and the
 // student's, in id order), then checks with a plain query under READ COMMITTED, then writes.
 // Two such transactions for one person run one after the other, so the second sees what the
 // first wrote; the fixed order means they never wait on each other in a cycle.
-import { type Kysely, type Migration, sql, type Transaction } from '@tms/db'
+import type { Kysely, Transaction } from '@tms/db'
 import { MAX_SESSION_MINUTES } from '../domain/session-times.ts'
-import type { PaymentStatus, SessionStatus } from '../domain/sessions.ts'
+import type { SessionStatus } from '../domain/sessions.ts'
 import type { AcademicDatabase } from './schema.ts'
-
-export interface ClassSessionsTable {
-  id: string
-  /** Set only on the sessions a class generates (classes are a later feature). */
-  class_id: string | null
-  tutor_id: string
-  student_id: string
-  /** Who asked: the student, or an admin on the student's behalf. */
-  requested_by: string
-  subject: string
-  note: string | null
-  start_time: Date
-  end_time: Date
-  status: SessionStatus
-  /** 1 when requested; each reschedule or reopening adds one (the wallet keys holds by it). */
-  revision: number
-  /** The tutor's rate when the session was requested; a reschedule prices the new length at it. */
-  hourly_rate: number
-  price: number
-  fee: number
-  currency: string
-  payment_status: PaymentStatus
-  /** What a late cancellation (or an admin's override) charged, and the platform's part. */
-  amount_charged: number
-  charge_fee: number
-  /** Why it was cancelled or rejected: the caller's words, or expired / insufficient_funds / deleted. */
-  cancel_reason: string | null
-  created_at: Date
-  updated_at: Date
-  /** Deleted sessions stay for the saga and the audit; nobody sees them. */
-  deleted_at: Date | null
-}
-
-/** Every change of a session's status or times: who made it, why, when. Append-only. */
-export interface ClassSessionChangesTable {
-  id: string
-  session_id: string
-  revision: number
-  from_status: SessionStatus | null
-  to_status: SessionStatus
-  /** Null for the service itself (expiry, a declined hold). */
-  actor_id: string | null
-  actor_role: 'student' | 'tutor' | 'admin' | 'system'
-  reason: string | null
-  at: Date
-}
-
-/** One row per person whose calendar a transaction is changing; see the top of this file. */
-export interface ScheduleLocksTable {
-  user_id: string
-}
-
-export interface SessionTables {
-  class_sessions: ClassSessionsTable
-  class_session_changes: ClassSessionChangesTable
-  schedule_locks: ScheduleLocksTable
-}
-
-const id = 'varchar(64)'
-const time = sql`datetime(3)`
-
-export const sessionsMigration: Migration = {
-  async up(db: Kysely<unknown>) {
-    await db.schema
-      .createTable('class_sessions')
-      .addColumn('id', id, (c) => c.primaryKey())
-      .addColumn('class_id', id)
-      .addColumn('tutor_id', id, (c) => c.notNull())
-      .addColumn('student_id', id, (c) => c.notNull())
-      .addColumn('requested_by', id, (c) => c.notNull())
-      .addColumn('subject', 'varchar(100)', (c) => c.notNull())
-      .addColumn('note', 'varchar(1000)')
-      .addColumn('start_time', time, (c) => c.notNull())
-      .addColumn('end_time', time, (c) => c.notNull())
-      .addColumn('status', 'varchar(16)', (c) => c.notNull())
-      .addColumn('revision', 'integer', (c) => c.notNull())
-      .addColumn('hourly_rate', 'bigint', (c) => c.notNull())
-      .addColumn('price', 'bigint', (c) => c.notNull())
-      .addColumn('fee', 'bigint', (c) => c.notNull())
-      .addColumn('currency', 'char(3)', (c) => c.notNull())
-      .addColumn('payment_status', 'varchar(16)', (c) => c.notNull())
-      .addColumn('amount_charged', 'bigint', (c) => c.notNull().defaultTo(0))
-      .addColumn('charge_fee', 'bigint', (c) => c.notNull().defaultTo(0))
-      .addColumn('cancel_reason', 'varchar(200)')
-      .addColumn('created_at', time, (c) => c.notNull())
-      .addColumn('updated_at', time, (c) => c.notNull())
-      .addColumn('deleted_at', time)
-      .execute()
-    // Overlap checks and "my sessions" lists: by person, then time.
-    await db.schema
-      .createIndex('class_sessions_tutor_start')
-      .on('class_sessions')
-      .columns(['tutor_id', 'start_time'])
-      .execute()
-    await db.schema
-      .createIndex('class_sessions_student_start')
-      .on('class_sessions')
-      .columns(['student_id', 'start_time'])
-      .execute()
-    // The expiry job: requested sessions by start time.
-    await db.schema
-      .createIndex('class_sessions_status_start')
-      .on('class_sessions')
-      .columns(['status', 'start_time'])
-      .execute()
-    await db.schema
-      .createIndex('class_sessions_class')
-      .on('class_sessions')
-      .column('class_id')
-      .execute()
-
-    await db.schema
-      .createTable('class_session_changes')
-      .addColumn('id', id, (c) => c.primaryKey())
-      .addColumn('session_id', id, (c) => c.notNull())
-      .addColumn('revision', 'integer', (c) => c.notNull())
-      .addColumn('from_status', 'varchar(16)')
-      .addColumn('to_status', 'varchar(16)', (c) => c.notNull())
-      .addColumn('actor_id', id)
-      .addColumn('actor_role', 'varchar(16)', (c) => c.notNull())
-      .addColumn('reason', 'varchar(500)')
-      .addColumn('at', time, (c) => c.notNull())
-      .execute()
-    await db.schema
-      .createIndex('class_session_changes_session')
-      .on('class_session_changes')
-      .columns(['session_id', 'id'])
-      .execute()
-
-    await db.schema
-      .createTable('schedule_locks')
-      .addColumn('user_id', id, (c) => c.primaryKey())
-      .execute()
-  },
-  async down(db: Kysely<unknown>) {
-    for (const table of ['schedule_locks', 'class_session_changes', 'class_sessions']) {
-      await db.schema.dropTable(table).ifExists().execute()
-    }
-  },
-}
+import type { ClassSessionChangesTable, ClassSessionsTable } from './sessions-tables.ts'
 
 type Db = Kysely<AcademicDatabase>
 type Trx = Transaction<AcademicDatabase>
 type Reader = Db | Trx
 
 /**
- * Makes sure each person has a lock row, before the transaction that locks them: inserted in
- * a transaction of its own, since an insert that finds the row existing takes a shared lock,
- * and two transactions holding it could then never both upgrade it to lock the row.
+ * Locks the people's rows in `users` (their copy of the account here, which every booked
+ * person has) in user-id order: one fixed order, so bookings never wait on each other in a
+ * cycle. Returns the ids found; a person not known here yet has no row to lock.
  */
-export async function ensureScheduleLocks(db: Db, userIds: readonly string[]): Promise<void> {
-  const wanted = [...new Set(userIds)]
-  const existing = await db
-    .selectFrom('schedule_locks')
-    .select('user_id')
-    .where('user_id', 'in', wanted)
-    .execute()
-  const have = new Set(existing.map((r) => r.user_id))
-  const missing = wanted.filter((u) => !have.has(u))
-  if (missing.length === 0) return
-  await sql`INSERT IGNORE INTO schedule_locks (user_id) VALUES ${sql.join(
-    missing.map((u) => sql`(${u})`),
-  )}`.execute(db)
-}
-
-/** Locks the people's calendars in id order (one fixed order: no deadlock between bookings). */
-export async function lockSchedules(trx: Trx, userIds: readonly string[]): Promise<void> {
+export async function lockPeople(trx: Trx, userIds: readonly string[]): Promise<Set<string>> {
   const wanted = [...new Set(userIds)].sort()
   const rows = await trx
-    .selectFrom('schedule_locks')
+    .selectFrom('users')
     .select('user_id')
     .where('user_id', 'in', wanted)
     .orderBy('user_id')
     .forUpdate()
     .execute()
-  if (rows.length !== wanted.length) {
-    throw new Error(`schedule lock rows missing for ${wanted.join(', ')}: ensure them first`)
-  }
+  return new Set(rows.map((r) => r.user_id))
 }
 
 export interface OverlapQuery {
@@ -203,7 +46,7 @@ export interface OverlapQuery {
 
 /**
  * The first of the person's sessions in those statuses that shares a moment with [start, end).
- * Plain read: run it under READ COMMITTED after lockSchedules. Only sessions starting less than
+ * Plain read: run it under READ COMMITTED after lockPeople. Only sessions starting less than
  * the longest session before `start` can reach into it, which bounds the index range.
  */
 export async function findOverlap(
@@ -357,14 +200,4 @@ export async function findBookableTutor(
     .where('users.role', '=', 'tutor')
     .executeTakeFirst()
   return row ? { ...row, hourly_rate: Number(row.hourly_rate) } : undefined
-}
-
-/** The role a user has here (from auth's events), if the user is known. */
-export async function findUserRole(db: Reader, userId: string) {
-  const row = await db
-    .selectFrom('users')
-    .select('role')
-    .where('user_id', '=', userId)
-    .executeTakeFirst()
-  return row?.role
 }

@@ -46,3 +46,13 @@ export class InvalidSessionInputError extends Error {
     this.errors = errors
   }
 }
+
+/** The caller's account has not reached this service yet (auth's event follows signup). */
+export class AccountNotKnownError extends Error {
+  override name = 'AccountNotKnownError'
+  constructor() {
+    super(
+      'this account is not known here yet (it follows signup within seconds); try again shortly',
+    )
+  }
+}

@@ -7,29 +7,19 @@
 import type { Bus, Handlers } from '@tms/bus'
 import type { ConsumerEventType } from '@tms/contracts'
 import type { Transaction } from '@tms/db'
-import type { Logger } from '@tms/logging'
 import type { AcademicDatabase } from '../db/schema.ts'
 import { lockSession, updateSession } from '../db/sessions.ts'
 import { paymentStep, type WalletEvent } from '../domain/payments.ts'
-import { cancelBySystem, type SessionDeps } from '../use-cases/class-sessions.ts'
+import { cancelBySystem, type MoveDeps } from '../use-cases/class-sessions.ts'
 
 type Trx = Transaction<AcademicDatabase>
 type PaymentEventType = ConsumerEventType<'academic.payments'>
 
-export function paymentHandlers(
-  deps: SessionDeps,
-  logger: Logger,
-): Handlers<AcademicDatabase, PaymentEventType> {
+export function paymentHandlers(deps: MoveDeps): Handlers<AcademicDatabase, PaymentEventType> {
   const apply = async (trx: Trx, sessionId: string, event: WalletEvent) => {
     const row = await lockSession(trx, sessionId)
-    if (!row) {
-      // Sessions are never removed (a delete only hides them): this one was never ours.
-      logger.warn(
-        { session_id: sessionId, event: event.kind },
-        'wallet event of an unknown session',
-      )
-      return
-    }
+    // Sessions are never removed (a delete only hides them): one not here was never ours.
+    if (!row) return
     const step = paymentStep(
       { status: row.status, revision: row.revision, paymentStatus: row.payment_status },
       event,
@@ -53,10 +43,6 @@ export function paymentHandlers(
   }
 }
 
-export function subscribePayments(
-  bus: Pick<Bus<AcademicDatabase>, 'subscribe'>,
-  deps: SessionDeps,
-  logger: Logger,
-): void {
-  bus.subscribe('academic.payments', paymentHandlers(deps, logger))
+export function subscribePayments(bus: Bus<AcademicDatabase>, deps: Omit<MoveDeps, 'bus'>): void {
+  bus.subscribe('academic.payments', paymentHandlers({ ...deps, bus }))
 }

@@ -1,198 +1,79 @@
-// /academic/class-sessions: booking. Each handler validates (TypeBox), calls one use-case and
-// answers; the use-cases' typed errors become problems at the bottom of this file.
+// /academic/class-sessions: booking. Every route needs an access token; each handler calls one
+// use-case (use-cases/class-sessions.ts) and answers. Refusals are typed errors that
+// routes/problems.ts maps; a booking request's definitive ones are stored with its key.
 //
-//   POST   /class-sessions                       student (admin: for a student) → 201
-//   GET    /class-sessions                       own (admin: all), filtered, paged
-//   GET    /class-sessions/:session_id           own (admin: any), with its history
-//   PATCH  /class-sessions/:session_id           reschedule or note; admin: status (override)
-//   DELETE /class-sessions/:session_id           the student while requested; admin any → 204
-//   PATCH  /class-sessions/:session_id/accept     tutor, admin
-//   PATCH  /class-sessions/:session_id/reject     tutor, admin
-//   PATCH  /class-sessions/:session_id/processing tutor, admin
-//   PATCH  /class-sessions/:session_id/complete   tutor, admin
-//   PATCH  /class-sessions/:session_id/cancel     student, tutor, admin
-import { type App, bearerSecurity, HttpProblem, ProblemSchema, problemType } from '@tms/http'
+//   method  path                                   who                           what
+//   POST    /class-sessions                        student; admin for a student  request → 201
+//   GET     /class-sessions                        any (own; admin all)          filtered, paged
+//   GET     /class-sessions/:session_id            its student or tutor, admin   with its history
+//   PATCH   /class-sessions/:session_id            its student or tutor, admin   reschedule, note;
+//                                                                                admin: status
+//   DELETE  /class-sessions/:session_id            its student (requested), admin → 204
+//   PATCH   /class-sessions/:session_id/accept     its tutor, admin              authorized only
+//   PATCH   /class-sessions/:session_id/reject     its tutor, admin
+//   PATCH   /class-sessions/:session_id/processing its tutor, admin
+//   PATCH   /class-sessions/:session_id/complete   its tutor, admin              capture
+//   PATCH   /class-sessions/:session_id/cancel     its student or tutor, admin   release / charge
+import { type App, bearerSecurity, HttpProblem, problems } from '@tms/http'
 import { IdempotencyKeyHeaders, refusal, replyIdempotent } from '@tms/idempotency'
-import { authenticate, currentUser } from '@tms/jwt'
-import type { FastifyRequest } from 'fastify'
-import Type, { type TSchema } from 'typebox'
-import { findUserRole } from '../db/sessions.ts'
-import { PricingError } from '../domain/pricing.ts'
-import {
-  InvalidSessionInputError,
-  SessionConflictError,
-  SessionForbiddenError,
-  SessionNotFoundError,
-} from '../domain/session-errors.ts'
-import { paymentStatuses, sessionStatuses } from '../domain/sessions.ts'
+import { currentUser, requireAuthentication } from '@tms/jwt'
+import Type from 'typebox'
+import { SessionConflictError } from '../domain/session-errors.ts'
 import {
   type ActionName,
   actOnSession,
   bookingTransaction,
-  type Caller,
   deleteSession,
   getClassSession,
   listClassSessions,
   patchSession,
   requestSession,
-  type SessionDeps,
-  type SessionView,
 } from '../use-cases/class-sessions.ts'
+import type { AcademicDeps } from '../use-cases/deps.ts'
+import { problemFor } from './problems.ts'
+import {
+  ActionBody,
+  ListQuery,
+  PatchBody,
+  RequestBody,
+  SessionPage,
+  SessionParams,
+  SessionSchema,
+  SessionWithHistory,
+} from './schemas/class-sessions.ts'
 
-const strict = { additionalProperties: false } as const
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
-const problems = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, ProblemSchema]))
+const common = { tags: ['class sessions'], security: bearerSecurity }
 
-const Id = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' })
-const Status = Type.Enum(sessionStatuses)
-const TimeInput = Type.String({
-  maxLength: 64,
-  description: 'ISO 8601 with Z or an offset (normalised to UTC), on a whole minute',
-  examples: ['2030-01-07T17:00:00Z'],
-})
-const Reason = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' })
+/** The transition routes: path, the state machine's action, summary. */
+const actions: [path: string, action: ActionName, summary: string][] = [
+  ['accept', 'accept', 'Accept an authorized request (its tutor; admin)'],
+  ['reject', 'reject', 'Reject a request (its tutor; admin)'],
+  ['processing', 'start', 'Start an accepted session (its tutor; admin)'],
+  ['complete', 'complete', 'Complete it: the hold is captured (its tutor; admin)'],
+  ['cancel', 'cancel', 'Cancel (its student or tutor before processing; admin any open)'],
+]
 
-const SessionParams = Type.Object({ session_id: Id }, strict)
-
-const RequestBody = Type.Object(
-  {
-    tutor_id: Id,
-    start_time: TimeInput,
-    end_time: TimeInput,
-    subject: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }),
-    note: Type.Optional(Type.String({ maxLength: 1000 })),
-    student_id: Type.Optional({ ...Id, description: 'admins only: the student it is for' }),
-  },
-  strict,
-)
-
-const PatchBody = Type.Object(
-  {
-    start_time: Type.Optional(TimeInput),
-    end_time: Type.Optional(TimeInput),
-    note: Type.Optional(Nullable(Type.String({ maxLength: 1000 }))),
-    status: Type.Optional({ ...Status, description: 'admins only: an override' }),
-    reason: Type.Optional({
-      ...Type.String({ minLength: 1, maxLength: 500, pattern: '\\S' }),
-      description: 'required with `status`: recorded with the acting admin',
-    }),
-    charge: Type.Optional(
-      Type.Integer({
-        minimum: 0,
-        description: 'with `status: cancelled`: captured from the hold (0 to the price)',
-      }),
-    ),
-  },
-  { ...strict, minProperties: 1 },
-)
-
-/** The body of a transition is optional: none at all reads as `{}`. */
-const ActionBody = Type.Object({ reason: Type.Optional(Reason) }, strict)
-
-const ListQuery = Type.Object(
-  {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    class_id: Type.Optional(Id),
-    status: Type.Optional(Status),
-    tutor_id: Type.Optional(Id),
-    student_id: Type.Optional(Id),
-    from: Type.Optional({ ...TimeInput, description: 'sessions ending after this time' }),
-    to: Type.Optional({ ...TimeInput, description: 'sessions starting before this time' }),
-  },
-  strict,
-)
-
-const sessionFields = {
-  id: Type.String(),
-  class_id: Nullable(Type.String()),
-  tutor_id: Type.String(),
-  student_id: Type.String(),
-  subject: Type.String(),
-  note: Nullable(Type.String()),
-  start_time: Type.String({ format: 'date-time' }),
-  end_time: Type.String({ format: 'date-time' }),
-  status: Status,
-  revision: Type.Integer({ description: '1, plus one per reschedule or reopening' }),
-  price: Type.Integer({ description: 'minor units' }),
-  fee: Type.Integer({ description: "the platform's part of the price" }),
-  currency: Type.String(),
-  payment_status: Type.Enum(paymentStatuses),
-  amount_charged: Type.Integer({ description: 'charged by a late cancellation' }),
-  cancel_reason: Nullable(Type.String()),
-  created_at: Type.String({ format: 'date-time' }),
-  updated_at: Type.String({ format: 'date-time' }),
-}
-const SessionSchema = Type.Object(sessionFields)
-const SessionWithHistory = Type.Object({
-  ...sessionFields,
-  history: Type.Array(
-    Type.Object({
-      at: Type.String({ format: 'date-time' }),
-      revision: Type.Integer(),
-      from_status: Nullable(Status),
-      to_status: Status,
-      actor_role: Type.String(),
-      actor_id: Type.Optional(Nullable(Type.String({ description: 'shown to admins only' }))),
-      reason: Nullable(Type.String()),
-    }),
-  ),
-})
-const SessionPage = Type.Object({
-  items: Type.Array(SessionSchema),
-  next_cursor: Nullable(Type.String()),
-})
-
-/** The use-cases' refusals as problems; anything else goes on to the shared handler. */
-function sessionProblem(err: unknown): unknown {
-  if (err instanceof SessionNotFoundError) return new HttpProblem(404, err.message)
-  if (err instanceof SessionForbiddenError) return new HttpProblem(403, err.message)
-  if (err instanceof SessionConflictError) {
-    return new HttpProblem(409, err.message, { type: problemType(err.kind) })
-  }
-  if (err instanceof InvalidSessionInputError) {
-    return new HttpProblem(400, 'the request is not valid', { errors: err.errors })
-  }
-  if (err instanceof PricingError) {
-    return new HttpProblem(409, `the session cannot be priced: ${err.message}`, { cause: err })
-  }
-  return err
-}
-
-export async function classSessionRoutes(app: App, options: { deps: SessionDeps }) {
+export async function classSessionRoutes(app: App, options: { deps: AcademicDeps }) {
   const { deps } = options
-  app.addHook('onRequest', authenticate)
-  app.setErrorHandler((err) => {
-    throw sessionProblem(err)
-  })
-
-  /** The caller; an admin only when the users table here agrees with the token. */
-  async function callerOf(request: FastifyRequest): Promise<Caller> {
-    const user = currentUser(request)
-    const admin = user.role === 'admin' && (await findUserRole(deps.db, user.id)) === 'admin'
-    return { id: user.id, role: user.role, admin }
-  }
-
-  const common = { tags: ['class sessions'], security: bearerSecurity }
+  requireAuthentication(app)
 
   app.post(
     '/',
     {
       schema: {
         ...common,
-        summary: 'Request a session (student; admin for a student)',
+        summary: 'Request a session (a student; an admin for a student)',
         description:
-          'The price comes from the tutor’s approved profile. The wallet then places a hold ' +
-          '(payment_status `authorized`) or declines it (the session is cancelled, ' +
-          '`insufficient_funds`). Overlapping one of the student’s open sessions is 409.',
+          'The price comes from the tutor’s approved profile. The wallet then holds it ' +
+          '(`payment_status: authorized`) or declines (the session is cancelled, ' +
+          '`insufficient_funds`). Overlapping an open session of the student is 409.',
         headers: IdempotencyKeyHeaders,
         body: RequestBody,
         response: { 201: SessionSchema, ...problems(400, 401, 403, 409) },
       },
     },
     async (request, reply) => {
-      const caller = await callerOf(request)
+      const caller = currentUser(request)
       return replyIdempotent(request, reply, {
         db: deps.db,
         caller: caller.id,
@@ -200,13 +81,12 @@ export async function classSessionRoutes(app: App, options: { deps: SessionDeps 
         transaction: bookingTransaction,
         async effect(trx) {
           try {
-            return { status: 201, body: await requestSession(deps, trx, caller, request.body) }
+            return { status: 201, body: await requestSession(trx, deps, caller, request.body) }
           } catch (err) {
-            // A definitive answer, stored with the key and replayed.
-            if (err instanceof SessionConflictError) {
-              return refusal(409, err.message, problemType(err.kind))
-            }
-            throw err
+            // An overlap is a definitive answer: stored with the key and replayed.
+            const problem = err instanceof SessionConflictError ? problemFor(err) : err
+            if (!(problem instanceof HttpProblem)) throw err
+            return refusal(problem.statusCode, problem.message, problem.type)
           }
         },
       })
@@ -218,12 +98,12 @@ export async function classSessionRoutes(app: App, options: { deps: SessionDeps 
     {
       schema: {
         ...common,
-        summary: 'Sessions (own; admin: all), by start time',
+        summary: 'Sessions by start time (own; an admin’s: all)',
         querystring: ListQuery,
         response: { 200: SessionPage, ...problems(400, 401) },
       },
     },
-    async (request) => listClassSessions(deps, await callerOf(request), request.query),
+    async (request) => listClassSessions(deps, currentUser(request), request.query),
   )
 
   app.get(
@@ -231,12 +111,12 @@ export async function classSessionRoutes(app: App, options: { deps: SessionDeps 
     {
       schema: {
         ...common,
-        summary: 'A session with its history (own; admin: any)',
+        summary: 'A session with its history (its student or tutor; admin)',
         params: SessionParams,
         response: { 200: SessionWithHistory, ...problems(401, 404) },
       },
     },
-    async (request) => getClassSession(deps, await callerOf(request), request.params.session_id),
+    async (request) => getClassSession(deps, currentUser(request), request.params.session_id),
   )
 
   app.patch(
@@ -244,10 +124,10 @@ export async function classSessionRoutes(app: App, options: { deps: SessionDeps 
     {
       schema: {
         ...common,
-        summary: 'Reschedule or annotate; admin: override the status',
+        summary: 'Reschedule or annotate; an admin’s override of the status',
         description:
           'New times make a new revision at a new price; an accepted session goes back to ' +
-          '`requested` and the wallet adjusts the hold. `status` (admin only, with `reason`; ' +
+          '`requested` and the wallet adjusts the hold. `status` (admins, with `reason`; ' +
           '`charge` with `cancelled`) moves the session to any status but out of `completed`.',
         params: SessionParams,
         body: PatchBody,
@@ -255,7 +135,7 @@ export async function classSessionRoutes(app: App, options: { deps: SessionDeps 
       },
     },
     async (request) =>
-      patchSession(deps, await callerOf(request), request.params.session_id, request.body),
+      patchSession(deps, currentUser(request), request.params.session_id, request.body),
   )
 
   app.delete(
@@ -263,28 +143,22 @@ export async function classSessionRoutes(app: App, options: { deps: SessionDeps 
     {
       schema: {
         ...common,
-        summary: 'Delete (the student while requested; admin any)',
+        summary: 'Delete (its student while requested; admin any)',
         params: SessionParams,
         response: { 204: Type.Null(), ...problems(401, 403, 404, 409) },
       },
     },
     async (request, reply) => {
-      await deleteSession(deps, await callerOf(request), request.params.session_id)
+      await deleteSession(deps, currentUser(request), request.params.session_id)
       return reply.code(204).send(null)
     },
   )
 
-  const actions: [path: string, action: ActionName, summary: string][] = [
-    ['accept', 'accept', 'Accept (the tutor; admin) an authorized request'],
-    ['reject', 'reject', 'Reject (the tutor; admin) a request'],
-    ['processing', 'start', 'Start (the tutor; admin) an accepted session'],
-    ['complete', 'complete', 'Complete (the tutor; admin): the hold is captured'],
-    ['cancel', 'cancel', 'Cancel (its student or tutor before processing; admin any open)'],
-  ]
   for (const [path, action, summary] of actions) {
     app.patch(
       `/:session_id/${path}`,
       {
+        // The body is optional: none at all reads as `{}`.
         preValidation: async (request) => {
           request.body ??= {}
         },
@@ -296,10 +170,8 @@ export async function classSessionRoutes(app: App, options: { deps: SessionDeps 
           response: { 200: SessionSchema, ...problems(400, 401, 403, 404, 409) },
         },
       },
-      async (request): Promise<SessionView> =>
-        actOnSession(deps, await callerOf(request), request.params.session_id, action, {
-          reason: request.body.reason,
-        }),
+      async (request) =>
+        actOnSession(deps, currentUser(request), request.params.session_id, action, request.body),
     )
   }
 }

@@ -3,31 +3,29 @@
 // other half, services/user-wallet/src/events/booking.ts), and the payment handlers
 // (events/payments.ts) bring its answers back. The rules are the pure ones of domain/; the
 // queries are db/sessions.ts'; the errors are domain/session-errors.ts', mapped by the routes.
-import type { Bus } from '@tms/bus'
-import type { Clock } from '@tms/clock'
-import type { EventData, Role } from '@tms/contracts'
+import type { EventData } from '@tms/contracts'
 import { type Kysely, newId, type Transaction, transaction } from '@tms/db'
 import type { AcademicDatabase } from '../db/schema.ts'
 import {
-  type ClassSessionsTable,
-  ensureScheduleLocks,
   findBookableTutor,
   findOverlap,
   findSession,
-  findUserRole,
   insertSession,
   listSessions,
   lockDueRequests,
-  lockSchedules,
+  lockPeople,
   lockSession,
   recordChange,
   type SessionChanges,
   sessionChanges,
   updateSession,
 } from '../db/sessions.ts'
+import type { ClassSessionsTable } from '../db/sessions-tables.ts'
+import { findUser } from '../db/users.ts'
 import { paymentOnClose } from '../domain/payments.ts'
 import { quote } from '../domain/pricing.ts'
 import {
+  AccountNotKnownError,
   InvalidSessionInputError,
   SessionConflictError,
   SessionForbiddenError,
@@ -52,55 +50,40 @@ import {
   systemCancelReasons,
   transitions,
 } from '../domain/sessions.ts'
+import type {
+  ListInput,
+  PatchInput,
+  RequestInput,
+  SessionPageView,
+  SessionView,
+  SessionWithHistoryView,
+} from '../routes/schemas/class-sessions.ts'
+import type { AcademicDeps, Caller } from './deps.ts'
 
 type Db = Kysely<AcademicDatabase>
 type Trx = Transaction<AcademicDatabase>
 
-export interface SessionPolicy {
-  /** The deployment's one currency. */
-  currency: string
-  platformFeeBps: number
-  cancellationNoticeHours: number
-  lateCancelFeeBps: number
-}
+/** What a move needs: the outbox and the clock (the payment handlers have no more). */
+export type MoveDeps = Pick<AcademicDeps, 'bus' | 'clock'>
 
-export interface SessionDeps {
-  db: Db
-  bus: Pick<Bus, 'enqueue'>
-  clock: Clock
-  policy: SessionPolicy
-}
-
-/** Who calls: `admin` only when the token and the users table here both say so. */
-export interface Caller {
+/** The caller as the sessions see them: `admin` when the token and the users table here agree. */
+interface Party {
   id: string
-  role: Role
+  role: Caller['role']
   admin: boolean
+}
+
+/**
+ * An admin is one whose token says so and whose copy of the account here says so too (it
+ * follows auth.user.role-changed): a demoted admin's token still claims it for 15 minutes.
+ */
+async function partyOf(db: Db | Trx, caller: Caller): Promise<Party> {
+  const admin = caller.role === 'admin' && (await findUser(db, caller.id))?.role === 'admin'
+  return { id: caller.id, role: caller.role, admin }
 }
 
 /** Booking writes lock, then read what others committed meanwhile (see db/sessions.ts). */
 export const bookingTransaction = { isolationLevel: 'read committed' } as const
-
-export interface SessionView {
-  id: string
-  class_id: string | null
-  tutor_id: string
-  student_id: string
-  subject: string
-  note: string | null
-  start_time: string
-  end_time: string
-  status: SessionStatus
-  revision: number
-  price: number
-  fee: number
-  currency: string
-  payment_status: ClassSessionsTable['payment_status']
-  amount_charged: number
-  cancel_reason: string | null
-  created_at: string
-  updated_at: string
-}
 
 export function sessionView(row: ClassSessionsTable): SessionView {
   return {
@@ -135,7 +118,7 @@ function factsOf(row: ClassSessionsTable): SessionFacts {
 }
 
 /** The caller's part in the session, or undefined when it is none of theirs. */
-function actorIn(caller: Caller, row: Pick<ClassSessionsTable, 'tutor_id' | 'student_id'>) {
+function actorIn(caller: Party, row: Pick<ClassSessionsTable, 'tutor_id' | 'student_id'>) {
   if (caller.admin) return 'admin' as const
   if (caller.id === row.tutor_id) return 'tutor' as const
   if (caller.id === row.student_id) return 'student' as const
@@ -143,7 +126,7 @@ function actorIn(caller: Caller, row: Pick<ClassSessionsTable, 'tutor_id' | 'stu
 }
 
 /** The role the caller acts in before any session is looked at. */
-function roleActor(caller: Caller): Actor | undefined {
+function roleActor(caller: Party): Actor | undefined {
   if (caller.admin) return 'admin'
   return caller.role === 'student' || caller.role === 'tutor' ? caller.role : undefined
 }
@@ -155,7 +138,7 @@ function refuse(decision: Decision): asserts decision is Move {
 }
 
 /** A session the caller may see (their own, or any for an admin), else not found. */
-async function visibleSession(db: Db | Trx, caller: Caller, sessionId: string) {
+async function visibleSession(db: Db | Trx, caller: Party, sessionId: string) {
   const row = await findSession(db, sessionId)
   if (!row || !actorIn(caller, row)) throw new SessionNotFoundError()
   return row
@@ -171,7 +154,7 @@ interface Announcement {
 
 /** The events of a move, in order, written to the outbox in the move's transaction. */
 async function announce(
-  deps: SessionDeps,
+  deps: MoveDeps,
   trx: Trx,
   row: ClassSessionsTable,
   events: readonly SessionEvent[],
@@ -246,7 +229,7 @@ interface Applied {
  * Writes a decided move: the new status (a closing one also closes the payment that was never
  * authorized), a new revision when it starts one, the change record, and its events.
  */
-async function applyMove(deps: SessionDeps, trx: Trx, m: Applied): Promise<ClassSessionsTable> {
+async function applyMove(deps: MoveDeps, trx: Trx, m: Applied): Promise<ClassSessionsTable> {
   const now = deps.clock.now()
   const { move } = m
   const closing = move.to === 'rejected' || move.to === 'cancelled'
@@ -282,6 +265,14 @@ async function applyMove(deps: SessionDeps, trx: Trx, m: Applied): Promise<Class
 }
 
 // ---------------------------------------------------------------- overlaps
+
+/** Locks the people of an existing session, who are all known here (it was made with them). */
+async function lockBooked(trx: Trx, people: readonly string[]): Promise<void> {
+  const locked = await lockPeople(trx, people)
+  if (locked.size !== new Set(people).size) {
+    throw new Error(`the users ${people.join(', ')} of a session are not all known here`)
+  }
+}
 
 /** 409 if the session at these times would overlap a booked one of its tutor or student. */
 async function checkBooked(trx: Trx, row: ClassSessionsTable, start: Date, end: Date) {
@@ -334,46 +325,50 @@ async function checkStudentFree(
 
 // ---------------------------------------------------------------- request
 
-export interface RequestInput {
-  tutor_id: string
-  start_time: string
-  end_time: string
-  subject: string
-  note?: string
-  /** Admins only: the student the session is for. */
-  student_id?: string
-}
-
 /**
  * A new session, `requested` with its payment `pending`; the wallet places the hold on the
  * requested event. Runs in `trx` (the Idempotency-Key's effect transaction, READ COMMITTED).
  */
 export async function requestSession(
-  deps: SessionDeps,
   trx: Trx,
-  caller: Caller,
+  deps: AcademicDeps,
+  user: Caller,
   input: RequestInput,
 ): Promise<SessionView> {
-  const studentId = await requestingStudent(deps.db, caller, input)
+  // Every read in the key's transaction: a second connection per request could exhaust the pool.
+  const caller = await partyOf(trx, user)
+  const studentId = requestingStudent(caller, input)
   const now = deps.clock.now()
   const checked = checkSessionTimes(input.start_time, input.end_time, now)
   if (!checked.ok) throw new InvalidSessionInputError(checked.errors)
   const { start, end, minutes } = checked.times
-  const tutor = await findBookableTutor(deps.db, input.tutor_id)
+  const tutor = await findBookableTutor(trx, input.tutor_id)
   if (!tutor) {
     throw new InvalidSessionInputError([
       { field: 'tutor_id', message: 'is not a tutor with an approved profile' },
     ])
   }
-  if (tutor.currency !== deps.policy.currency) {
+  if (tutor.currency !== deps.settings.currency) {
     throw new InvalidSessionInputError([
-      { field: 'tutor_id', message: `the tutor's rate is not in ${deps.policy.currency}` },
+      { field: 'tutor_id', message: `the tutor's rate is not in ${deps.settings.currency}` },
     ])
   }
-  const { price, fee } = quote(tutor.hourly_rate, minutes, deps.policy.platformFeeBps)
+  const { price, fee } = quote(tutor.hourly_rate, minutes, deps.settings.platformFeeBps)
 
-  await ensureScheduleLocks(deps.db, [studentId])
-  await lockSchedules(trx, [studentId])
+  await lockPeople(trx, [studentId])
+  const student = await findUser(trx, studentId)
+  if (!student) {
+    if (caller.admin) {
+      throw new InvalidSessionInputError([{ field: 'student_id', message: 'is not a student' }])
+    }
+    throw new AccountNotKnownError()
+  }
+  if (student.role !== 'student') {
+    if (caller.admin) {
+      throw new InvalidSessionInputError([{ field: 'student_id', message: 'is not a student' }])
+    }
+    throw new SessionForbiddenError('this account is no student account (any more)')
+  }
   await checkStudentFree(trx, studentId, start, end)
   const row: ClassSessionsTable = {
     id: newId(),
@@ -390,7 +385,7 @@ export async function requestSession(
     hourly_rate: tutor.hourly_rate,
     price,
     fee,
-    currency: deps.policy.currency,
+    currency: deps.settings.currency,
     payment_status: 'pending',
     amount_charged: 0,
     charge_fee: 0,
@@ -416,15 +411,12 @@ export async function requestSession(
 }
 
 /** The student of a new request: the caller, or for an admin the `student_id` given. */
-async function requestingStudent(db: Db, caller: Caller, input: RequestInput): Promise<string> {
+function requestingStudent(caller: Party, input: RequestInput): string {
   if (caller.admin) {
     if (!input.student_id) {
       throw new InvalidSessionInputError([
         { field: 'student_id', message: 'is required when an admin requests a session' },
       ])
-    }
-    if ((await findUserRole(db, input.student_id)) !== 'student') {
-      throw new InvalidSessionInputError([{ field: 'student_id', message: 'is not a student' }])
     }
     return input.student_id
   }
@@ -440,22 +432,6 @@ async function requestingStudent(db: Db, caller: Caller, input: RequestInput): P
 }
 
 // ---------------------------------------------------------------- read
-
-export interface ListInput {
-  class_id?: string
-  status?: SessionStatus
-  tutor_id?: string
-  student_id?: string
-  from?: string
-  to?: string
-  limit: number
-  cursor?: string
-}
-
-export interface SessionPage {
-  items: SessionView[]
-  next_cursor: string | null
-}
 
 /** The position after a session in (start_time, id) order, opaque to clients. */
 function cursorOf(row: ClassSessionsTable): string {
@@ -482,10 +458,11 @@ function queryTime(field: 'from' | 'to', text: string | undefined): Date | undef
 
 /** The caller's sessions (an admin's: everyone's) by start time, filtered, a page at a time. */
 export async function listClassSessions(
-  deps: SessionDeps,
-  caller: Caller,
+  deps: AcademicDeps,
+  user: Caller,
   input: ListInput,
-): Promise<SessionPage> {
+): Promise<SessionPageView> {
+  const caller = await partyOf(deps.db, user)
   const from = queryTime('from', input.from)
   const to = queryTime('to', input.to)
   const rows = await listSessions(deps.db, {
@@ -507,22 +484,12 @@ export async function listClassSessions(
   }
 }
 
-export interface SessionChangeView {
-  at: string
-  revision: number
-  from_status: SessionStatus | null
-  to_status: SessionStatus
-  actor_role: string
-  /** Who made the change: shown to admins only (as the wallet shows the acting admin). */
-  actor_id?: string | null
-  reason: string | null
-}
-
 export async function getClassSession(
-  deps: SessionDeps,
-  caller: Caller,
+  deps: AcademicDeps,
+  user: Caller,
   sessionId: string,
-): Promise<SessionView & { history: SessionChangeView[] }> {
+): Promise<SessionWithHistoryView> {
+  const caller = await partyOf(deps.db, user)
   const row = await visibleSession(deps.db, caller, sessionId)
   const history = (await sessionChanges(deps.db, sessionId)).map((c) => ({
     at: c.at.toISOString(),
@@ -549,23 +516,23 @@ export type ActionName = Extract<
  * the tutor's and the student's schedule locks, a student's late cancel is charged.
  */
 export async function actOnSession(
-  deps: SessionDeps,
-  caller: Caller,
+  deps: AcademicDeps,
+  user: Caller,
   sessionId: string,
   action: ActionName,
   input: { reason?: string } = {},
 ): Promise<SessionView> {
+  const caller = await partyOf(deps.db, user)
   const role = roleActor(caller)
   if (!role || !transitions[action][role]) {
     throw new SessionForbiddenError(`a ${caller.role} cannot ${action} a session`)
   }
   const seen = await visibleSession(deps.db, caller, sessionId)
   const people = [seen.tutor_id, seen.student_id]
-  if (action === 'accept') await ensureScheduleLocks(deps.db, people)
   return transaction(
     deps.db,
     async (trx) => {
-      if (action === 'accept') await lockSchedules(trx, people)
+      if (action === 'accept') await lockBooked(trx, people)
       const row = await lockSession(trx, sessionId)
       if (!row || row.deleted_at) throw new SessionNotFoundError()
       const actor = actorIn(caller, row) as Actor
@@ -579,7 +546,7 @@ export async function actOnSession(
               { ...factsOf(row), price: Number(row.price) },
               actor,
               now,
-              noticePolicy(deps.policy),
+              noticePolicy(deps.settings),
             )
           : undefined
       const after = await applyMove(deps, trx, {
@@ -596,22 +563,12 @@ export async function actOnSession(
   )
 }
 
-function noticePolicy(policy: SessionPolicy) {
+function noticePolicy(settings: AcademicDeps['settings']) {
   return {
-    noticeHours: policy.cancellationNoticeHours,
-    lateCancelBps: policy.lateCancelFeeBps,
-    platformFeeBps: policy.platformFeeBps,
+    noticeHours: settings.cancellationNoticeHours,
+    lateCancelBps: settings.lateCancelFeeBps,
+    platformFeeBps: settings.platformFeeBps,
   }
-}
-
-export interface PatchInput {
-  start_time?: string
-  end_time?: string
-  note?: string | null
-  /** Admin override. */
-  status?: SessionStatus
-  reason?: string
-  charge?: number
 }
 
 /**
@@ -620,11 +577,12 @@ export interface PatchInput {
  * or an admin's override of its status.
  */
 export async function patchSession(
-  deps: SessionDeps,
-  caller: Caller,
+  deps: AcademicDeps,
+  user: Caller,
   sessionId: string,
   input: PatchInput,
 ): Promise<SessionView> {
+  const caller = await partyOf(deps.db, user)
   if (input.status !== undefined) return overrideSession(deps, caller, sessionId, input)
   const misplaced = (['reason', 'charge'] as const).filter((f) => input[f] !== undefined)
   if (misplaced.length > 0) {
@@ -653,11 +611,10 @@ export async function patchSession(
   }
   // A reschedule books nobody (it goes back to requested): only the student's calendar counts.
   const people = [seen.student_id]
-  if (times) await ensureScheduleLocks(deps.db, people)
   return transaction(
     deps.db,
     async (trx) => {
-      if (times) await lockSchedules(trx, people)
+      if (times) await lockBooked(trx, people)
       const row = await lockSession(trx, sessionId)
       if (!row || row.deleted_at) throw new SessionNotFoundError()
       const actor = actorIn(caller, row) as Actor
@@ -673,7 +630,7 @@ export async function patchSession(
       const { price, fee } = quote(
         Number(row.hourly_rate),
         times.minutes,
-        deps.policy.platformFeeBps,
+        deps.settings.platformFeeBps,
       )
       const after = await applyMove(deps, trx, {
         row,
@@ -695,8 +652,8 @@ export async function patchSession(
  * new hold). Into accepted or processing the calendars are checked as for an accept.
  */
 async function overrideSession(
-  deps: SessionDeps,
-  caller: Caller,
+  deps: AcademicDeps,
+  caller: Party,
   sessionId: string,
   input: PatchInput,
 ): Promise<SessionView> {
@@ -718,11 +675,10 @@ async function overrideSession(
   if (errors.length > 0) throw new InvalidSessionInputError(errors)
   const seen = await visibleSession(deps.db, caller, sessionId)
   const people = [seen.tutor_id, seen.student_id]
-  await ensureScheduleLocks(deps.db, people)
   return transaction(
     deps.db,
     async (trx) => {
-      await lockSchedules(trx, people)
+      await lockBooked(trx, people)
       const row = await lockSession(trx, sessionId)
       if (!row || row.deleted_at) throw new SessionNotFoundError()
       const move = decideOverride(factsOf(row), to)
@@ -738,7 +694,7 @@ async function overrideSession(
         const decided = overrideCharge(
           { ...factsOf(row), price: Number(row.price) },
           input.charge,
-          deps.policy.platformFeeBps,
+          deps.settings.platformFeeBps,
         )
         if ('ok' in decided) {
           refuse(decided)
@@ -768,10 +724,11 @@ async function overrideSession(
  * stays for the saga's late events and the record of changes.
  */
 export async function deleteSession(
-  deps: SessionDeps,
-  caller: Caller,
+  deps: AcademicDeps,
+  user: Caller,
   sessionId: string,
 ): Promise<void> {
+  const caller = await partyOf(deps.db, user)
   const role = roleActor(caller)
   if (!role || !transitions.delete[role]) {
     throw new SessionForbiddenError(`a ${caller.role} cannot delete a session`)
@@ -810,7 +767,7 @@ export async function deleteSession(
  * `expire` (unanswered at its start) or `decline` (the wallet could not hold the price).
  */
 export async function cancelBySystem(
-  deps: SessionDeps,
+  deps: MoveDeps,
   trx: Trx,
   row: ClassSessionsTable,
   action: 'expire' | 'decline',
@@ -837,7 +794,9 @@ const EXPIRY_BATCH = 100
  * locked) and catching up after downtime (it takes every past-due request, however old).
  * Returns how many it cancelled.
  */
-export async function expireDueRequests(deps: SessionDeps): Promise<number> {
+export async function expireDueRequests(
+  deps: MoveDeps & Pick<AcademicDeps, 'db'>,
+): Promise<number> {
   let total = 0
   for (;;) {
     const done = await transaction(

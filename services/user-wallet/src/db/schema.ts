@@ -4,8 +4,6 @@ import type { IdempotencyTables } from '@tms/idempotency'
 import type { HoldStatus } from '../domain/booking.ts'
 import type { AccountKind, TransactionKind } from '../domain/ledger.ts'
 
-export type { Role }
-
 /** A copy of the auth service's account, kept current by its events. */
 export interface ProfileTable {
   user_id: string
@@ -26,7 +24,7 @@ export interface AccountTable {
   kind: AccountKind
   /**
    * The sum of the account's entries, kept in step under the row lock. Not kept for
-   * `external` (see src/ledger.ts): its balance is the sum of its entries.
+   * `external` (see db/ledger.ts): its balance is the sum of its entries.
    */
   balance: number
 }

@@ -1,5 +1,5 @@
 // The wallet's double-entry rules, free of any database: which accounts a movement touches, by
-// how much, and whether the balances after it are allowed. The posting code (src/ledger.ts)
+// how much, and whether the balances after it are allowed. The posting code (db/ledger.ts)
 // locks the accounts, asks applyMovement, and writes what it returns.
 
 export const accountKinds = ['available', 'held', 'platform', 'external'] as const

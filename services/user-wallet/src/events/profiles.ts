@@ -1,59 +1,52 @@
-// 'user-wallet.profiles': the profile copy follows the auth service's account events.
+// 'user-wallet.profiles': the profile copy follows the auth service's account events. An event
+// about a profile that has not arrived yet waits for it (RetryLater).
 import { type Bus, type Handlers, RetryLater } from '@tms/bus'
+import type { Clock } from '@tms/clock'
 import { type ConsumerEventType, normalizeEmail } from '@tms/contracts'
-import type { Transaction } from '@tms/db'
-import { sql } from 'kysely'
+import { ensureWallet } from '../db/ledger.ts'
+import { changeProfile, upsertRegistered } from '../db/profiles.ts'
 import type { WalletDatabase } from '../db/schema.ts'
-import { ensureWallet } from '../ledger.ts'
 
-type Trx = Transaction<WalletDatabase>
-
-export const profileHandlers: Handlers<
-  WalletDatabase,
-  ConsumerEventType<'user-wallet.profiles'>
-> = {
-  async 'auth.user.registered'({ data: d }, trx) {
-    const now = new Date()
-    const email = normalizeEmail(d.email)
-    // Upsert by user_id: a profile an admin made with POST /user/create is brought in line.
-    await sql`INSERT INTO profile (user_id, username, email, name, phone, role, created_at, updated_at)
-      VALUES (${d.user_id}, ${d.username}, ${email}, ${d.name}, ${d.phone}, ${d.role}, ${now}, ${now})
-      ON DUPLICATE KEY UPDATE username = VALUES(username), email = VALUES(email),
-        name = VALUES(name), phone = VALUES(phone), role = VALUES(role),
-        updated_at = VALUES(updated_at)`.execute(trx)
-    await ensureWallet(trx, d.user_id)
-  },
-
-  async 'auth.user.role-changed'({ data: d }, trx) {
-    const result = await trx
-      .updateTable('profile')
-      .set({ role: d.role, updated_at: new Date() })
-      .where('user_id', '=', d.user_id)
-      .executeTakeFirst()
-    if (result.numUpdatedRows === 0n) await missing(trx, d.user_id)
-  },
-
-  async 'auth.user.email-changed'({ data: d }, trx) {
-    const result = await trx
-      .updateTable('profile')
-      .set({ email: normalizeEmail(d.email), updated_at: new Date() })
-      .where('user_id', '=', d.user_id)
-      .executeTakeFirst()
-    if (result.numUpdatedRows === 0n) await missing(trx, d.user_id)
-  },
+function notYet(userId: string): RetryLater {
+  return new RetryLater(`no profile for ${userId} yet; retrying after its registration`)
 }
 
-async function missing(trx: Trx, userId: string): Promise<void> {
-  const found = await trx
-    .selectFrom('profile')
-    .select('user_id')
-    .where('user_id', '=', userId)
-    .executeTakeFirst()
-  // The driver may count only changed rows: an unchanged existing row is fine.
-  if (found) return
-  throw new RetryLater(`no profile for ${userId} yet; retrying after its registration`)
+export function profileHandlers(deps: {
+  clock: Clock
+}): Handlers<WalletDatabase, ConsumerEventType<'user-wallet.profiles'>> {
+  return {
+    async 'auth.user.registered'({ data: d }, trx) {
+      // By user_id: a profile an admin made with POST /user/create is brought in line.
+      await upsertRegistered(
+        trx,
+        {
+          user_id: d.user_id,
+          username: d.username,
+          email: normalizeEmail(d.email),
+          name: d.name,
+          phone: d.phone,
+          role: d.role,
+        },
+        deps.clock.now(),
+      )
+      await ensureWallet(trx, d.user_id)
+    },
+
+    async 'auth.user.role-changed'({ data: d }, trx) {
+      if (!(await changeProfile(trx, d.user_id, { role: d.role }, deps.clock.now()))) {
+        throw notYet(d.user_id)
+      }
+    },
+
+    async 'auth.user.email-changed'({ data: d }, trx) {
+      const email = normalizeEmail(d.email)
+      if (!(await changeProfile(trx, d.user_id, { email }, deps.clock.now()))) {
+        throw notYet(d.user_id)
+      }
+    },
+  }
 }
 
-export function subscribeProfiles(bus: Pick<Bus<WalletDatabase>, 'subscribe'>): void {
-  bus.subscribe('user-wallet.profiles', profileHandlers)
+export function subscribeProfiles(bus: Bus<WalletDatabase>, deps: { clock: Clock }): void {
+  bus.subscribe('user-wallet.profiles', profileHandlers(deps))
 }

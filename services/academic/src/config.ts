@@ -1,0 +1,34 @@
+import { type ConfigOf, env, serviceConfigSpec } from '@tms/config'
+
+export const configSpec = {
+  ...serviceConfigSpec({ port: 8003, database: 'academic' }),
+  /** Where the auth service publishes its public signing keys. */
+  jwksUrl: env.url('JWKS_URL', {
+    protocols: ['http:', 'https:'],
+    default: 'http://127.0.0.1:8001/auth/.well-known/jwks.json',
+  }),
+  /** The deployment's one currency; tutors' rates and sessions' prices are in it. */
+  currency: env.currency('CURRENCY', { default: 'usd' }),
+  /** The platform's share of a session's price, in basis points (100 = 1 %). */
+  platformFeeBps: env.int('PLATFORM_FEE_BPS', { min: 0, max: 10_000, default: 0 }),
+  /** A student's cancel closer than this to the start of an accepted session pays a charge. */
+  cancellationNoticeHours: env.int('CANCELLATION_NOTICE_HOURS', { min: 0, max: 720, default: 24 }),
+  /** That charge, in basis points of the price (5000 = half). */
+  lateCancelFeeBps: env.int('LATE_CANCEL_FEE_BPS', { min: 0, max: 10_000, default: 5000 }),
+  /** Documents go to S3 (MinIO) when set; to the local disk under DATA_DIR otherwise. */
+  s3Endpoint: env.optional(env.url('S3_ENDPOINT', { protocols: ['http:', 'https:'] })),
+  s3AccessKey: env.optional(env.string('S3_ACCESS_KEY')),
+  s3SecretKey: env.optional(env.string('S3_SECRET_KEY')),
+  s3Bucket: env.string('S3_BUCKET', { default: 'tms-documents' }),
+  s3Region: env.string('S3_REGION', { default: 'us-east-1' }),
+}
+
+export type AcademicConfig = ConfigOf<typeof configSpec>
+
+/** Rules across variables, which the per-variable spec cannot say. */
+export function configProblems(config: AcademicConfig): string[] {
+  if (config.s3Endpoint && !(config.s3AccessKey && config.s3SecretKey)) {
+    return ['S3_ENDPOINT is set: set S3_ACCESS_KEY and S3_SECRET_KEY too']
+  }
+  return []
+}

@@ -1,0 +1,34 @@
+// 'academic.users': the accounts the service needs to know (names for views, roles for who may
+// be booked), kept from auth's events only; the service never asks another service. A role
+// change of a user not registered here yet waits for the registration (RetryLater).
+import { type Bus, type Handlers, RetryLater } from '@tms/bus'
+import type { Clock } from '@tms/clock'
+import type { ConsumerEventType } from '@tms/contracts'
+import type { AcademicDatabase } from '../db/schema.ts'
+import { changeRole, upsertUser } from '../db/users.ts'
+
+export function userHandlers(deps: {
+  clock: Clock
+}): Handlers<AcademicDatabase, ConsumerEventType<'academic.users'>> {
+  return {
+    async 'auth.user.registered'({ data: d }, trx) {
+      await upsertUser(trx, {
+        user_id: d.user_id,
+        username: d.username,
+        name: d.name,
+        role: d.role,
+        updated_at: deps.clock.now(),
+      })
+    },
+
+    async 'auth.user.role-changed'({ data: d }, trx) {
+      if (!(await changeRole(trx, d.user_id, d.role, deps.clock.now()))) {
+        throw new RetryLater(`no user ${d.user_id} yet; retrying after its registration`)
+      }
+    },
+  }
+}
+
+export function subscribeUsers(bus: Bus<AcademicDatabase>, deps: { clock: Clock }): void {
+  bus.subscribe('academic.users', userHandlers(deps))
+}
