@@ -1,17 +1,35 @@
-// Booking requests through HTTP with their holds placed: the academic service listening on a
-// port with the user-wallet service beside it (each its own database, one broker), a client
-// sending POST /academic/class-sessions with CONCURRENCY requests in flight. Two loads: spread
-// over 100 tutors, and all on one busy tutor. Prints requests/s (answered 201), holds/s (until
-// every session is `authorized`), and the time from sending a request to its session turning
-// `authorized` (the academic consumer's commit of wallet.hold.placed), p50 and p99.
+// Booking requests through HTTP with their holds placed. The academic and user-wallet services
+// run as they do in production, each its own process (`node src/main.ts`), database and
+// listener, on one broker prefix; this process is only the client: it seeds tutors and funded
+// students straight into the two databases, then sends POST /academic/class-sessions with
+// CONCURRENCY requests in flight, over 100 tutors and then all to one busy tutor (after a
+// warm-up), and last one request at a time. It prints requests/s (answered 201), holds/s
+// (until every session is `authorized`) and the time from sending a request to its session
+// turning `authorized`: the academic service's commit of wallet.hold.placed (the session's
+// updated_at, in ms), p50 and p99.
 //   REQUESTS=1000 CONCURRENCY=32 scripts/tms -F @tms/bench booking
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { bookingSystem } from '../services/academic/test/saga-helpers.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { createBus } from '@tms/bus'
+import { systemClock } from '@tms/clock'
+import { createDb, dropDatabase, ensureDatabase, type Kysely, transaction } from '@tms/db'
+import { createLogger } from '@tms/logging'
+import { amqpServerUrl, createTestIssuer, mysqlServerUrl } from '@tms/testing'
+import type { AcademicDatabase } from '../services/academic/src/db/schema.ts'
+import { upsertUser } from '../services/academic/src/db/users.ts'
 import { BASE, slot } from '../services/academic/test/sessions-helpers.ts'
+import { post } from '../services/user-wallet/src/db/ledger.ts'
+import type { WalletDatabase } from '../services/user-wallet/src/db/schema.ts'
+import { deposit } from '../services/user-wallet/src/domain/ledger.ts'
+import { addUser as addWalletUser } from '../services/user-wallet/test/helpers.ts'
 
 const REQUESTS = Number(process.env.REQUESTS ?? 1000)
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32)
 const TUTORS = 100
+const root = new URL('..', import.meta.url).pathname
 const cleanups: (() => unknown)[] = []
 const t = { teardown: (fn: () => unknown) => cleanups.unshift(fn) }
 
@@ -19,40 +37,134 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
 }
 
-const authorizedAt = new Map<string, number>()
-let allAuthorized: { count: number; resolve: () => void } | undefined
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  return port
+}
+
+/** A service's main.ts as its own process; resolves once /health/ready answers 200. */
+async function startService(dir: string, env: Record<string, string>): Promise<string> {
+  const port = await freePort()
+  const child: ChildProcess = spawn(process.execPath, ['src/main.ts'], {
+    cwd: `${root}services/${dir}`,
+    env: { ...process.env, ...env, PORT: String(port), METRICS_PORT: '0', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  })
+  t.teardown(async () => {
+    if (child.exitCode !== null) return
+    child.kill('SIGTERM')
+    await once(child, 'exit')
+  })
+  const url = `http://127.0.0.1:${port}`
+  for (let tries = 0; ; tries++) {
+    if (child.exitCode !== null) throw new Error(`${dir} exited with ${child.exitCode}`)
+    const ready = await fetch(`${url}/health/ready`).then(
+      (r) => r.status === 200,
+      () => false,
+    )
+    if (ready) return url
+    if (tries > 600) throw new Error(`${dir} did not become ready`)
+    await sleep(100)
+  }
+}
 
 try {
-  const sys = await bookingSystem(t, {
-    onAcademicEvent(outcome, event) {
-      if (outcome !== 'handled' || event?.type !== 'wallet.hold.placed') return
-      authorizedAt.set(event.data.session_id, performance.now())
-      if (allAuthorized && authorizedAt.size >= allAuthorized.count) allAuthorized.resolve()
-    },
+  const mysql = (await mysqlServerUrl()).replace(/\/$/, '')
+  const academicUrl = `${mysql}/bench_academic_${process.pid}`
+  const walletUrl = `${mysql}/bench_wallet_${process.pid}`
+  for (const url of [academicUrl, walletUrl]) {
+    await ensureDatabase(url)
+    t.teardown(() => dropDatabase(url))
+  }
+  const prefix = `bench_${process.pid}.`
+  const amqp = await amqpServerUrl()
+  const logger = createLogger({ service: 'bench', level: 'warn' })
+  t.teardown(async () => {
+    const db = createDb(academicUrl, { poolSize: 1 })
+    await createBus({ service: 'bench', url: amqp, prefix, db, logger }).deleteTopology()
+    await db.destroy()
   })
-  const { academic } = sys
+  const issuer = await createTestIssuer()
+  const shared = {
+    AMQP_URL: amqp,
+    BUS_PREFIX: prefix,
+    JWT_ISSUER: issuer.issuer,
+    JWKS_URL: await issuer.serveJwks(t),
+  }
+  const academicHttp = await startService('academic', {
+    ...shared,
+    DATABASE_URL: academicUrl,
+    PLATFORM_FEE_BPS: '1000',
+  })
+  await startService('user-wallet', { ...shared, DATABASE_URL: walletUrl })
+
+  const academicDb: Kysely<AcademicDatabase> = createDb(academicUrl, { poolSize: 4 })
+  const walletDb: Kysely<WalletDatabase> = createDb(walletUrl, { poolSize: 4 })
+  t.teardown(() => academicDb.destroy())
+  t.teardown(() => walletDb.destroy())
+
   // A student per request of a load, funded for every load; a hundred tutors at 60.00 an hour.
   const students = Array.from({ length: REQUESTS }, (_, i) => `bench-s${i}`)
   const tutors = Array.from({ length: TUTORS }, (_, i) => `bench-t${i}`)
-  for (const id of tutors) await sys.addTutor(id, 6000)
-  for (const id of students) await sys.addUser(id, 'student', 1_000_000)
+  const now = new Date()
+  for (const [ids, role] of [
+    [tutors, 'tutor'],
+    [students, 'student'],
+  ] as const) {
+    for (const id of ids) {
+      await upsertUser(academicDb, { user_id: id, username: id, name: null, role, updated_at: now })
+      await addWalletUser(walletDb, id, role)
+    }
+  }
+  for (const id of students) {
+    await transaction(walletDb, (trx) => post(trx, deposit(id, 10_000_000), { now }))
+  }
+  await academicDb
+    .insertInto('tutor_profiles')
+    .values(
+      tutors.map((id, i) => ({
+        id: `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`,
+        user_id: id,
+        status: 'approved' as const,
+        bio: 'bench',
+        hourly_rate: 6000,
+        currency: 'usd',
+        review_note: null,
+        reviewed_by: null,
+        reviewed_at: null,
+        created_at: now,
+        updated_at: now,
+      })),
+    )
+    .execute()
   const tokens = new Map<string, string>()
-  for (const id of students) tokens.set(id, await academic.tokenOf(id))
-  const base = await academic.app.listen({ host: '127.0.0.1', port: 0 })
+  for (const id of students) {
+    tokens.set(id, await issuer.mint({ sub: id, role: 'student', username: id }))
+  }
 
-  async function load(label: string, tutorOf: (i: number) => string, hoursAhead: number) {
+  /** Runs a load; `hoursAhead` keeps each load's sessions apart from the others'. */
+  async function load(
+    label: string,
+    count: number,
+    concurrency: number,
+    tutorOf: (i: number) => string,
+    hoursAhead: number,
+  ) {
     const sentAt = new Map<string, number>()
-    const before = authorizedAt.size
     let next = 0
-    let failed = 0
+    let refused = 0
     const started = performance.now()
+    const startedWall = Date.now()
     await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        for (let i = next++; i < REQUESTS; i = next++) {
+      Array.from({ length: concurrency }, async () => {
+        for (let i = next++; i < count; i = next++) {
           const student = students[i] as string
-          const body = slot(academic.clock, tutorOf(i), hoursAhead + (i % 24), 60)
-          const sent = performance.now()
-          const res = await fetch(`${base}${BASE}`, {
+          const body = slot(systemClock, tutorOf(i), hoursAhead + (i % 24), 60)
+          const sent = Date.now()
+          const res = await fetch(`${academicHttp}${BASE}`, {
             method: 'POST',
             headers: {
               authorization: `Bearer ${tokens.get(student)}`,
@@ -62,32 +174,50 @@ try {
           })
           const answer = (await res.json()) as { id: string }
           if (res.status === 201) sentAt.set(answer.id, sent)
-          else failed++
+          else refused++
         }
       }),
     )
-    const answered = performance.now()
-    await new Promise<void>((resolve) => {
-      allAuthorized = { count: before + sentAt.size, resolve }
-      if (authorizedAt.size >= allAuthorized.count) resolve()
-    })
-    const held = performance.now()
-    const latencies = [...sentAt].map(([id, sent]) => (authorizedAt.get(id) as number) - sent)
-    latencies.sort((a, b) => a - b)
-    const seconds = (answered - started) / 1000
+    const seconds = (performance.now() - started) / 1000
+    const ids = [...sentAt.keys()]
+    let rows: { id: string; updated_at: Date }[] = []
+    for (;;) {
+      rows = await academicDb
+        .selectFrom('class_sessions')
+        .select(['id', 'updated_at'])
+        .where('id', 'in', ids)
+        .where('payment_status', '=', 'authorized')
+        .execute()
+      if (rows.length === ids.length) break
+      await sleep(50)
+    }
+    const latencies = rows
+      .map((r) => r.updated_at.getTime() - (sentAt.get(r.id) as number))
+      .sort((a, b) => a - b)
+    const lastHeld = Math.max(...rows.map((r) => r.updated_at.getTime()))
+    if (!label) return
     console.log(
-      `${label.padEnd(16)} ${sentAt.size} requests (${failed} refused) in ${seconds.toFixed(2)} s: ` +
-        `${(sentAt.size / seconds).toFixed(0)} requests/s, ` +
-        `${(sentAt.size / ((held - started) / 1000)).toFixed(0)} holds/s; ` +
-        `request → authorized p50 ${percentile(latencies, 50).toFixed(1)} ms, ` +
-        `p99 ${percentile(latencies, 99).toFixed(1)} ms`,
+      `${label.padEnd(18)} ${ids.length} requests (${refused} refused) in ${seconds.toFixed(2)} s: ` +
+        `${(ids.length / seconds).toFixed(0)} requests/s, ` +
+        `${((ids.length * 1000) / (lastHeld - startedWall)).toFixed(0)} holds/s; ` +
+        `request → authorized p50 ${percentile(latencies, 50).toFixed(0)} ms, ` +
+        `p99 ${percentile(latencies, 99).toFixed(0)} ms`,
     )
   }
 
-  console.log(`booking bench: concurrency ${CONCURRENCY}, ${TUTORS} tutors`)
-  await load('100 tutors', (i) => tutors[i % TUTORS] as string, 48)
-  await load('one busy tutor', () => tutors[0] as string, 24 * 10)
-  if ((await sys.ledgerProblems()).length > 0) throw new Error('the wallet ledger is not balanced')
+  console.log(
+    `booking bench: ${REQUESTS} requests per load, concurrency ${CONCURRENCY}, ${TUTORS} tutors; academic and user-wallet as processes`,
+  )
+  await load('', Math.min(200, REQUESTS), CONCURRENCY, (i) => tutors[i % TUTORS] as string, 24)
+  await load('100 tutors', REQUESTS, CONCURRENCY, (i) => tutors[i % TUTORS] as string, 48)
+  await load('one busy tutor', REQUESTS, CONCURRENCY, () => tutors[0] as string, 24 * 5)
+  await load(
+    'one at a time',
+    Math.min(200, REQUESTS),
+    1,
+    (i) => tutors[i % TUTORS] as string,
+    24 * 10,
+  )
 } finally {
   for (const cleanup of cleanups) await cleanup()
 }

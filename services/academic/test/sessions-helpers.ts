@@ -2,6 +2,7 @@
 // class-session tests add: users and tutor profiles as auth's events and an admin's review
 // would have made them (written directly, which is quicker than through the broker), tokens,
 // and HTTP calls as a user.
+import type { Clock } from '@tms/clock'
 import type { Role } from '@tms/contracts'
 import type { Kysely } from '@tms/db'
 import type { TestClock, TestContext } from '@tms/testing'
@@ -110,7 +111,7 @@ export async function sessionsHarness(
 }
 
 /** An ISO time `hours` from the clock's now, on a whole minute. */
-export function hoursFrom(clock: TestClock, hours: number): string {
+export function hoursFrom(clock: Clock, hours: number): string {
   const t = new Date(clock.now().getTime() + hours * 3_600_000)
   t.setUTCSeconds(0, 0)
   return t.toISOString()
@@ -118,7 +119,7 @@ export function hoursFrom(clock: TestClock, hours: number): string {
 
 /** A request body for a session of `minutes` starting `hoursAhead` from now. */
 export function slot(
-  clock: TestClock,
+  clock: Clock,
   tutorId: string,
   hoursAhead: number,
   minutes = 60,

@@ -6,6 +6,7 @@
 // student's, in id order), then checks with a plain query under READ COMMITTED, then writes.
 // Two such transactions for one person run one after the other, so the second sees what the
 // first wrote; the fixed order means they never wait on each other in a cycle.
+import type { Role } from '@tms/contracts'
 import type { Kysely, Transaction } from '@tms/db'
 import { MAX_SESSION_MINUTES } from '../domain/session-times.ts'
 import type { SessionStatus } from '../domain/sessions.ts'
@@ -19,18 +20,18 @@ type Reader = Db | Trx
 /**
  * Locks the people's rows in `users` (their copy of the account here, which every booked
  * person has) in user-id order: one fixed order, so bookings never wait on each other in a
- * cycle. Returns the ids found; a person not known here yet has no row to lock.
+ * cycle. Returns the role of each one found; a person not known here yet has no row to lock.
  */
-export async function lockPeople(trx: Trx, userIds: readonly string[]): Promise<Set<string>> {
+export async function lockPeople(trx: Trx, userIds: readonly string[]): Promise<Map<string, Role>> {
   const wanted = [...new Set(userIds)].sort()
   const rows = await trx
     .selectFrom('users')
-    .select('user_id')
+    .select(['user_id', 'role'])
     .where('user_id', 'in', wanted)
     .orderBy('user_id')
     .forUpdate()
     .execute()
-  return new Set(rows.map((r) => r.user_id))
+  return new Map(rows.map((r) => [r.user_id, r.role]))
 }
 
 export interface OverlapQuery {

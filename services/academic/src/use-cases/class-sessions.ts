@@ -355,15 +355,14 @@ export async function requestSession(
   }
   const { price, fee } = quote(tutor.hourly_rate, minutes, deps.settings.platformFeeBps)
 
-  await lockPeople(trx, [studentId])
-  const student = await findUser(trx, studentId)
-  if (!student) {
+  const studentRole = (await lockPeople(trx, [studentId])).get(studentId)
+  if (!studentRole) {
     if (caller.admin) {
       throw new InvalidSessionInputError([{ field: 'student_id', message: 'is not a student' }])
     }
     throw new AccountNotKnownError()
   }
-  if (student.role !== 'student') {
+  if (studentRole !== 'student') {
     if (caller.admin) {
       throw new InvalidSessionInputError([{ field: 'student_id', message: 'is not a student' }])
     }
