@@ -57,8 +57,9 @@ export async function classSessionRoutes(app: App, options: { deps: AcademicDeps
   const { deps } = options
   requireAuthentication(app)
 
+  // '' rather than '/': the collection is /academic/class-sessions, without a trailing slash.
   app.post(
-    '/',
+    '',
     {
       schema: {
         ...common,
@@ -94,7 +95,7 @@ export async function classSessionRoutes(app: App, options: { deps: AcademicDeps
   )
 
   app.get(
-    '/',
+    '',
     {
       schema: {
         ...common,
