@@ -20,7 +20,7 @@ import { createLogger } from '@tms/logging'
 import { amqpServerUrl, createTestIssuer, mysqlServerUrl } from '@tms/testing'
 import type { AcademicDatabase } from '../services/academic/src/db/schema.ts'
 import { upsertUser } from '../services/academic/src/db/users.ts'
-import { BASE, slot } from '../services/academic/test/sessions-helpers.ts'
+import { BASE, slot, tutorProfile } from '../services/academic/test/sessions-helpers.ts'
 import { post } from '../services/user-wallet/src/db/ledger.ts'
 import type { WalletDatabase } from '../services/user-wallet/src/db/schema.ts'
 import { deposit } from '../services/user-wallet/src/domain/ledger.ts'
@@ -124,21 +124,7 @@ try {
   }
   await academicDb
     .insertInto('tutor_profiles')
-    .values(
-      tutors.map((id, i) => ({
-        id: `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`,
-        user_id: id,
-        status: 'approved' as const,
-        bio: 'bench',
-        hourly_rate: 6000,
-        currency: 'usd',
-        review_note: null,
-        reviewed_by: null,
-        reviewed_at: null,
-        created_at: now,
-        updated_at: now,
-      })),
-    )
+    .values(tutors.map((id) => tutorProfile(id, 6000, now)))
     .execute()
   const tokens = new Map<string, string>()
   for (const id of students) {

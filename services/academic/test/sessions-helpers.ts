@@ -4,11 +4,11 @@
 // and HTTP calls as a user.
 import type { Clock } from '@tms/clock'
 import type { Role } from '@tms/contracts'
-import type { Kysely } from '@tms/db'
+import { type Kysely, newId } from '@tms/db'
 import type { TestClock, TestContext } from '@tms/testing'
 import type { LightMyRequestResponse as Response } from 'fastify'
 import type { AcademicConfig } from '../src/config.ts'
-import type { AcademicDatabase } from '../src/db/schema.ts'
+import type { AcademicDatabase, TutorProfilesTable } from '../src/db/schema.ts'
 import { upsertUser } from '../src/db/users.ts'
 import type { AcademicDeps } from '../src/use-cases/deps.ts'
 import { type AcademicService, type AcademicServiceOptions, academicService } from './helpers.ts'
@@ -81,22 +81,9 @@ export async function sessionsHarness(
     tokenOf,
     async addTutor(id, rate = 6000, status = 'approved') {
       await addUser(id, 'tutor')
-      const now = clock.now()
       await db
         .insertInto('tutor_profiles')
-        .values({
-          id: `p_${id}`.slice(0, 36),
-          user_id: id,
-          status,
-          bio: 'teaches',
-          hourly_rate: rate,
-          currency: 'usd',
-          review_note: null,
-          reviewed_by: null,
-          reviewed_at: null,
-          created_at: now,
-          updated_at: now,
-        })
+        .values(tutorProfile(id, rate, clock.now(), status))
         .execute()
     },
     async call(userId, method, url, body, headers = {}) {
@@ -107,6 +94,28 @@ export async function sessionsHarness(
         ...(body === undefined ? {} : { payload: body as object }),
       })
     },
+  }
+}
+
+/** A tutor's profile row as a review would leave it (approved unless said otherwise). */
+export function tutorProfile(
+  userId: string,
+  rate: number,
+  now: Date,
+  status: TutorProfilesTable['status'] = 'approved',
+): TutorProfilesTable {
+  return {
+    id: newId(),
+    user_id: userId,
+    status,
+    bio: 'teaches',
+    hourly_rate: rate,
+    currency: 'usd',
+    review_note: null,
+    reviewed_by: null,
+    reviewed_at: null,
+    created_at: now,
+    updated_at: now,
   }
 }
 
