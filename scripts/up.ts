@@ -1,31 +1,16 @@
 // `scripts/tms up`: the whole system on this machine, on local defaults. Checks that MySQL
-// (MariaDB) and RabbitMQ answer, starts every service and the gateway as processes of their own,
-// merges their logs into one stream (pretty and coloured in a terminal, JSON lines otherwise),
-// says when everything is ready and where, and stops every process on Ctrl-C or SIGTERM.
-import { type ChildProcess, spawn } from 'node:child_process'
+// (MariaDB) and RabbitMQ answer, starts every service and the gateway as processes of their own
+// (@tms/system), merges their logs into one stream (pretty and coloured in a terminal, JSON
+// lines otherwise), says when everything is ready and where, and stops every process on
+// Ctrl-C or SIGTERM.
 import { existsSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
-import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { formatLine, type LogLine, paint } from './log-format.ts'
+import { type LogLine, partNames, parts, ServiceProcess } from '@tms/system'
+import { formatLine, paint } from './log-format.ts'
 
 const root = path.resolve(import.meta.dirname, '..')
-
-interface Part {
-  name: string
-  dir: string
-  port: number
-  /** What says "ready": a service's readiness, the gateway's health. */
-  readyPath: string
-}
-
-const parts: Part[] = [
-  { name: 'auth', dir: 'services/auth', port: 8001, readyPath: '/health/ready' },
-  { name: 'user-wallet', dir: 'services/user-wallet', port: 8002, readyPath: '/health/ready' },
-  { name: 'academic', dir: 'services/academic', port: 8003, readyPath: '/health/ready' },
-  { name: 'gateway', dir: 'gateway', port: 8000, readyPath: '/health' },
-].filter((p) => existsSync(path.join(root, p.dir, 'package.json')))
 
 /** The development admin that auth creates at start-up; never in production. */
 export const devAdmin = {
@@ -91,103 +76,66 @@ async function preflight(): Promise<void> {
   }
 }
 
-const children = new Map<string, ChildProcess>()
 let stopping = false
 
-function start(part: Part): void {
-  const env: NodeJS.ProcessEnv = {
-    NODE_ENV: 'development',
-    LOG_LEVEL: 'info',
-    DATA_DIR: path.join(root, '.data', part.name),
-    ...process.env,
-    ...(part.name === 'auth' && !production && !process.env.ADMIN_USERNAME ? devAdmin : {}),
-  }
-  // The logs are this process's to format: JSON lines from every child.
-  delete env.LOG_FORMAT
-  const child = spawn(process.execPath, ['src/main.ts'], {
-    cwd: path.join(root, part.dir),
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // A group of its own: Ctrl-C reaches this process alone, which stops each child once.
-    detached: true,
-  })
-  children.set(part.name, child)
-  for (const [stream, level] of [
-    [child.stdout, 30],
-    [child.stderr, 50],
-  ] as const) {
-    createInterface({ input: stream }).on('line', (text) => relay(part.name, text, level))
-  }
-  child.on('exit', (code, signal) => {
-    children.delete(part.name)
-    if (stopping) return
-    say(`${part.name} stopped by itself (${signal ?? `exit ${code}`}); stopping the others`, 50)
-    void stop(1)
-  })
-}
-
-/** A child's line: its own JSON log line, or plain text (a startup error) made into one. */
-function relay(service: string, text: string, level: number): void {
-  if (text.trim() === '') return
-  let line: LogLine
-  try {
-    const parsed = JSON.parse(text)
-    line = typeof parsed === 'object' && parsed !== null ? parsed : { msg: text }
-  } catch {
-    line = { level, time: new Date().toISOString(), msg: text }
-  }
-  out({ service, ...line })
-}
+const processes = partNames
+  .map((name) => parts[name])
+  .filter((part) => existsSync(path.join(root, part.dir, 'package.json')))
+  .map(
+    (part) =>
+      new ServiceProcess({
+        root,
+        part,
+        env: {
+          NODE_ENV: process.env.NODE_ENV ?? 'development',
+          LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+          DATA_DIR: process.env.DATA_DIR ?? path.join(root, '.data', part.name),
+          ...(part.name === 'auth' && !production && !process.env.ADMIN_USERNAME ? devAdmin : {}),
+        },
+        port: part.port,
+        onLine: out,
+        onUnexpectedExit: (code, signal) => {
+          if (stopping) return
+          say(
+            `${part.name} stopped by itself (${signal ?? `exit ${code}`}); stopping the others`,
+            50,
+          )
+          void stop(1)
+        },
+      }),
+  )
 
 async function stop(code: number): Promise<never> {
   if (!stopping) {
     stopping = true
     say('stopping every process')
-    for (const child of children.values()) child.kill('SIGTERM')
-    const deadline = Date.now() + 15_000
-    while (children.size > 0 && Date.now() < deadline) await sleep(100)
-    for (const [name, child] of children) {
-      say(`${name} did not stop within 15 s; killing it`, 40)
-      child.kill('SIGKILL')
-    }
+    await Promise.all(processes.map((p) => p.stop()))
     say('stopped')
   }
   process.exit(code)
-}
-
-async function ready(part: Part): Promise<boolean> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${part.port}${part.readyPath}`, {
-      signal: AbortSignal.timeout(1000),
-    })
-    return res.ok
-  } catch {
-    return false
-  }
 }
 
 async function announceWhenReady(): Promise<void> {
   const started = performance.now()
   for (;;) {
     if (stopping) return
-    const states = await Promise.all(parts.map(ready))
+    const states = await Promise.all(processes.map((p) => p.isReady()))
     if (states.every(Boolean)) break
     if (performance.now() - started > 120_000) {
-      const waiting = parts.filter((_, i) => !states[i]).map((p) => p.name)
+      const waiting = processes.filter((_, i) => !states[i]).map((p) => p.name)
       say(`still not ready after 2 minutes: ${waiting.join(', ')}`, 40)
       return
     }
     await sleep(250)
   }
-  const gateway = parts.find((p) => p.name === 'gateway')
-  const base = gateway ? 'http://localhost:8000' : undefined
+  const gateway = processes.find((p) => p.name === 'gateway')
+  const base = gateway ? `http://localhost:${gateway.port}` : undefined
+  const services = processes.filter((p) => p !== gateway)
   const lines = [
     `ready in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-    base ? `API:  ${base}` : 'API:  no gateway yet; the services answer on their own ports',
+    base ? `API:  ${base}` : 'API:  no gateway; the services answer on their own ports',
     base ? `docs: ${base}/docs` : '',
-    ...parts
-      .filter((p) => p.name !== 'gateway')
-      .map((p) => `${p.name}: http://127.0.0.1:${p.port}`),
+    ...services.map((p) => `${p.name}: ${p.url}`),
     production
       ? ''
       : `development admin: ${devAdmin.ADMIN_USERNAME} / ${devAdmin.ADMIN_PASSWORD} (${devAdmin.ADMIN_EMAIL})`,
@@ -199,7 +147,7 @@ async function announceWhenReady(): Promise<void> {
     say('ready', 30, {
       api: base,
       docs: base ? `${base}/docs` : undefined,
-      services: Object.fromEntries(parts.map((p) => [p.name, `http://127.0.0.1:${p.port}`])),
+      services: Object.fromEntries(services.map((p) => [p.name, p.url])),
     })
   }
 }
@@ -207,10 +155,10 @@ async function announceWhenReady(): Promise<void> {
 await preflight()
 // However this process ends, no child outlives it.
 process.on('exit', () => {
-  for (const child of children.values()) child.kill('SIGKILL')
+  for (const p of processes) p.killNow()
 })
 process.on('SIGINT', () => void stop(0))
 process.on('SIGTERM', () => void stop(0))
-say(`starting ${parts.map((p) => p.name).join(', ')}`)
-for (const part of parts) start(part)
+say(`starting ${processes.map((p) => p.name).join(', ')}`)
+for (const p of processes) p.start()
 await announceWhenReady()

@@ -205,21 +205,38 @@ export function createBus<DB, Top extends Topology = typeof consumerQueues>(
       return closing
     },
 
-    async deleteTopology() {
-      const conn = await amqplib.connect(options.url)
-      try {
-        const c = await conn.createChannel()
-        for (const consumer of Object.keys(topology)) {
-          const names = consumerNames(options.prefix, consumer, retryDelaysMs)
-          for (const q of [names.queue, names.dlq, ...names.retry.map((r) => r.queue)]) {
-            await c.deleteQueue(q)
-          }
-        }
-        await c.deleteExchange(exchange)
-      } finally {
-        await conn.close()
-      }
+    deleteTopology() {
+      return deleteTopology({ url: options.url, prefix: options.prefix, retryDelaysMs, topology })
     },
   }
   return bus
+}
+
+/**
+ * Deletes every queue and the exchange a bus with these settings declares (tests and tools
+ * that ran services under a prefix of their own).
+ */
+export async function deleteTopology(options: {
+  url: string
+  prefix: string
+  retryDelaysMs?: number[]
+  topology?: Topology
+}): Promise<void> {
+  const conn = await amqplib.connect(options.url)
+  try {
+    const c = await conn.createChannel()
+    for (const consumer of Object.keys(options.topology ?? consumerQueues)) {
+      const names = consumerNames(
+        options.prefix,
+        consumer,
+        options.retryDelaysMs ?? defaultRetryDelaysMs,
+      )
+      for (const q of [names.queue, names.dlq, ...names.retry.map((r) => r.queue)]) {
+        await c.deleteQueue(q)
+      }
+    }
+    await c.deleteExchange(exchangeName(options.prefix))
+  } finally {
+    await conn.close()
+  }
 }

@@ -1,4 +1,10 @@
-export { type Bus, type BusOptions, createBus, defaultRetryDelaysMs } from './bus.ts'
+export {
+  type Bus,
+  type BusOptions,
+  createBus,
+  defaultRetryDelaysMs,
+  deleteTopology,
+} from './bus.ts'
 export { consumerTransaction, type Outcome } from './consumer.ts'
 export { type DeadLetter, listDeadLetters, replayDeadLetters } from './dead-letters.ts'
 export {
