@@ -8,15 +8,14 @@
 // turning `authorized`: the academic service's commit of wallet.hold.placed (the session's
 // updated_at, in ms), p50 and p99.
 //   REQUESTS=1000 CONCURRENCY=32 scripts/tms -F @tms/bench booking
-import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { createBus } from '@tms/bus'
+import { deleteTopology } from '@tms/bus'
 import { systemClock } from '@tms/clock'
 import { createDb, dropDatabase, ensureDatabase, type Kysely, transaction } from '@tms/db'
-import { createLogger } from '@tms/logging'
+import { type PartName, parts, ServiceProcess } from '@tms/system'
 import { amqpServerUrl, createTestIssuer, mysqlServerUrl } from '@tms/testing'
 import type { AcademicDatabase } from '../services/academic/src/db/schema.ts'
 import { upsertUser } from '../services/academic/src/db/users.ts'
@@ -45,30 +44,19 @@ async function freePort(): Promise<number> {
   return port
 }
 
-/** A service's main.ts as its own process; resolves once /health/ready answers 200. */
-async function startService(dir: string, env: Record<string, string>): Promise<string> {
-  const port = await freePort()
-  const child: ChildProcess = spawn(process.execPath, ['src/main.ts'], {
-    cwd: `${root}services/${dir}`,
-    env: { ...process.env, ...env, PORT: String(port), METRICS_PORT: '0', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit'],
+/** A service's main.ts as its own process (@tms/system), waited for until it is ready. */
+async function startService(name: PartName, env: Record<string, string>): Promise<string> {
+  const service = new ServiceProcess({
+    root,
+    part: parts[name],
+    port: await freePort(),
+    env: { ...env, METRICS_PORT: '0', LOG_LEVEL: 'warn' },
+    onLine: (line) => console.error(JSON.stringify(line)),
   })
-  t.teardown(async () => {
-    if (child.exitCode !== null) return
-    child.kill('SIGTERM')
-    await once(child, 'exit')
-  })
-  const url = `http://127.0.0.1:${port}`
-  for (let tries = 0; ; tries++) {
-    if (child.exitCode !== null) throw new Error(`${dir} exited with ${child.exitCode}`)
-    const ready = await fetch(`${url}/health/ready`).then(
-      (r) => r.status === 200,
-      () => false,
-    )
-    if (ready) return url
-    if (tries > 600) throw new Error(`${dir} did not become ready`)
-    await sleep(100)
-  }
+  service.start()
+  t.teardown(() => service.stop())
+  await service.waitReady()
+  return service.url
 }
 
 try {
@@ -81,12 +69,7 @@ try {
   }
   const prefix = `bench_${process.pid}.`
   const amqp = await amqpServerUrl()
-  const logger = createLogger({ service: 'bench', level: 'warn' })
-  t.teardown(async () => {
-    const db = createDb(academicUrl, { poolSize: 1 })
-    await createBus({ service: 'bench', url: amqp, prefix, db, logger }).deleteTopology()
-    await db.destroy()
-  })
+  t.teardown(() => deleteTopology({ url: amqp, prefix }))
   const issuer = await createTestIssuer()
   const shared = {
     AMQP_URL: amqp,
