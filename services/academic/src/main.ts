@@ -8,7 +8,7 @@ import { migrations } from './db/migrations.ts'
 import type { AcademicDatabase } from './db/schema.ts'
 import { subscribePayments } from './events/payments.ts'
 import { subscribeUsers } from './events/users.ts'
-import { expireDueRequests } from './use-cases/class-sessions.ts'
+import { expireDueRequests } from './use-cases/session-moves.ts'
 
 async function start(
   ctx: ServiceContext<AcademicConfig, AcademicDatabase>,

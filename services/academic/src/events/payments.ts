@@ -10,7 +10,7 @@ import type { Transaction } from '@tms/db'
 import type { AcademicDatabase } from '../db/schema.ts'
 import { lockSession, updateSession } from '../db/sessions.ts'
 import { paymentStep, type WalletEvent } from '../domain/payments.ts'
-import { cancelBySystem, type MoveDeps } from '../use-cases/class-sessions.ts'
+import { cancelBySystem, type MoveDeps } from '../use-cases/session-moves.ts'
 
 type Trx = Transaction<AcademicDatabase>
 type PaymentEventType = ConsumerEventType<'academic.payments'>

@@ -22,7 +22,6 @@ import { SessionConflictError } from '../domain/session-errors.ts'
 import {
   type ActionName,
   actOnSession,
-  bookingTransaction,
   deleteSession,
   getClassSession,
   listClassSessions,
@@ -30,6 +29,7 @@ import {
   requestSession,
 } from '../use-cases/class-sessions.ts'
 import type { AcademicDeps } from '../use-cases/deps.ts'
+import { bookingTransaction } from '../use-cases/session-moves.ts'
 import { problemFor } from './problems.ts'
 import {
   ActionBody,
