@@ -8,6 +8,8 @@ import { migrations } from './db/migrations.ts'
 import type { AcademicDatabase } from './db/schema.ts'
 import { subscribePayments } from './events/payments.ts'
 import { subscribeUsers } from './events/users.ts'
+import { createDocumentStore } from './storage/index.ts'
+import { documentSweepJob } from './use-cases/document-objects.ts'
 import { expireDueRequests } from './use-cases/session-moves.ts'
 
 async function start(
@@ -19,7 +21,9 @@ async function start(
   subscribePayments(bus, { clock })
   const keys = { jwksUrl: config.jwksUrl }
   const verifyAccessToken = createAccessTokenVerifier({ issuer: config.jwtIssuer, keys })
-  const app = await buildApp({ ...ctx, verifyAccessToken, settings: config, ...overrides })
+  const store = overrides?.store ?? createDocumentStore(config)
+  await store.init()
+  const app = await buildApp({ ...ctx, verifyAccessToken, settings: config, store, ...overrides })
   // Requests unanswered at their start. Replica-safe: each batch takes the due rows FOR UPDATE
   // SKIP LOCKED, so replicas share them and none is cancelled twice; a run takes every past-due
   // request however old, so the first run after downtime catches up.
@@ -28,7 +32,8 @@ async function start(
     everyMs: 60_000,
     run: () => expireDueRequests({ db, bus, clock }),
   }
-  return { app, jobs: [expiry] }
+  const jobs = [documentSweepJob({ ...ctx, store }, config), expiry]
+  return { app, jobs, onClose: async () => store.close() }
 }
 
 export const academic = defineService({

@@ -2,6 +2,9 @@
 // class-session tests add: users and tutor profiles as auth's events and an admin's review
 // would have made them (written directly, which is quicker than through the broker), tokens,
 // and HTTP calls as a user.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import type { Clock } from '@tms/clock'
 import type { Role } from '@tms/contracts'
 import { type Kysely, newId } from '@tms/db'
@@ -10,8 +13,8 @@ import type { LightMyRequestResponse as Response } from 'fastify'
 import type { AcademicConfig } from '../src/config.ts'
 import type { AcademicDatabase, TutorProfilesTable } from '../src/db/schema.ts'
 import { upsertUser } from '../src/db/users.ts'
-import type { AcademicDeps } from '../src/use-cases/deps.ts'
 import { type AcademicService, type AcademicServiceOptions, academicService } from './helpers.ts'
+import { storageSettings } from './service-process.ts'
 
 /** The settings the session tests assume: a 10 % fee, the SPEC's cancellation policy. */
 export const sessionSettings: Partial<AcademicConfig> = {
@@ -21,8 +24,6 @@ export const sessionSettings: Partial<AcademicConfig> = {
 }
 
 export type SessionsHarness = AcademicService & {
-  /** What the use-cases get in the running service. */
-  deps: AcademicDeps
   clock: TestClock
   addUser(id: string, role: Role): Promise<void>
   /** A tutor with a profile (approved unless said otherwise) at `rate` minor units an hour. */
@@ -45,11 +46,14 @@ export async function sessionsHarness(
   t: TestContext,
   options: AcademicServiceOptions = {},
 ): Promise<SessionsHarness> {
+  // Sessions store no documents, but the service makes its store: on a disk of the test's own.
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'academic-sessions-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
   const service = await academicService(t, {
     ...options,
-    config: { ...sessionSettings, ...options.config },
+    config: { ...storageSettings(dataDir, undefined), ...sessionSettings, ...options.config },
   })
-  const { db, bus, config } = service
+  const { db } = service
   const clock = service.clock as TestClock
   const roles = new Map<string, Role>()
   const tokens = new Map<string, string>()
@@ -76,7 +80,6 @@ export async function sessionsHarness(
   return {
     ...service,
     clock,
-    deps: { db, bus, clock, settings: config },
     addUser,
     tokenOf,
     async addTutor(id, rate = 6000, status = 'approved') {

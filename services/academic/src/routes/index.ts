@@ -5,8 +5,10 @@ import { type App, mapErrors } from '@tms/http'
 import type { AcademicDeps } from '../use-cases/deps.ts'
 import { classSessionRoutes } from './class-sessions.ts'
 import { problemFor } from './problems.ts'
+import { tutorProfileRoutes } from './tutor-profiles.ts'
 
-export async function academicRoutes(app: App, options: { deps: AcademicDeps }) {
+export async function academicRoutes(app: App, { deps }: { deps: AcademicDeps }) {
   mapErrors(app, problemFor)
-  await app.register(classSessionRoutes, { prefix: '/class-sessions', deps: options.deps })
+  await app.register(tutorProfileRoutes, { prefix: '/tutor-profiles', deps })
+  await app.register(classSessionRoutes, { prefix: '/class-sessions', deps })
 }

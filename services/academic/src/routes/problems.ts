@@ -3,14 +3,48 @@
 import { httpError, problemType } from '@tms/http'
 import { PricingError } from '../domain/pricing.ts'
 import {
+  ProfileExistsError,
+  RuleViolation,
+  StoreUnavailableError,
+  UploadDiscardedError,
+} from '../domain/profiles.ts'
+import {
   AccountNotKnownError,
   InvalidSessionInputError,
   SessionConflictError,
   SessionForbiddenError,
   SessionNotFoundError,
 } from '../domain/session-errors.ts'
+import { DocumentTooLargeError, UnsupportedDocumentTypeError } from '../storage/upload.ts'
+
+const refusalStatus = { invalid: 400, forbidden: 403, hidden: 404, conflict: 409 } as const
 
 export function problemFor(err: unknown): unknown {
+  if (err instanceof RuleViolation) {
+    return httpError(refusalStatus[err.refusal], err.message, { errors: err.errors })
+  }
+  if (err instanceof ProfileExistsError) {
+    return httpError(409, err.message, { type: problemType('profile-exists') })
+  }
+  if (err instanceof DocumentTooLargeError) {
+    return httpError(413, err.message, {
+      type: problemType('document-too-large'),
+      errors: [{ field: err.field, message: `is larger than ${err.maxBytes} bytes` }],
+    })
+  }
+  if (err instanceof UnsupportedDocumentTypeError) {
+    return httpError(415, err.message, {
+      type: problemType('unsupported-document-type'),
+      errors: [{ field: err.field, message: err.reason }],
+    })
+  }
+  if (err instanceof UploadDiscardedError) {
+    return httpError(503, err.message, { headers: { 'retry-after': '1' } })
+  }
+  if (err instanceof StoreUnavailableError) {
+    // Logged with its cause (the shared handler logs a problem that has one).
+    return httpError(503, err.message, { headers: { 'retry-after': '5' }, cause: err.cause })
+  }
   if (err instanceof InvalidSessionInputError) {
     return httpError(400, 'the request is not valid', { errors: err.errors })
   }
