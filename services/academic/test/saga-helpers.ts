@@ -116,12 +116,14 @@ export async function bookingSystem(
     },
     balances: (userId) => balances(walletDb, userId),
     async platform() {
+      // The platform's balance is spread over sub-accounts (captures at once take different
+      // ones): the sum of every account of kind `platform`.
       const row = await walletDb
         .selectFrom('account')
-        .select('balance')
-        .where('id', '=', 'platform')
+        .select((eb) => eb.fn.sum<number>('balance').as('total'))
+        .where('kind', '=', 'platform')
         .executeTakeFirstOrThrow()
-      return Number(row.balance)
+      return Number(row.total)
     },
     async moves(sessionId) {
       const rows = await walletDb

@@ -196,8 +196,16 @@ export async function cancelRightAway(t: Test, sys: BookingSystem) {
   const s = await request(sys, student, tutor, 48)
   await act(sys, student, s.id, 'cancel')
   await sys.until(s.id, (x) => x.payment_status === 'released', 'released')
-  // The wallet either never held (the cancel came first) or held and released once.
+  // The wallet either never held (the cancel came first) or held and released once. The
+  // academic side says `released` at once for a session closed before its hold was reported,
+  // so wait for the wallet's own record of the end, not only for balances at rest.
   const settled = async () => {
+    const hold = await sys.wallet.db
+      .selectFrom('session_hold')
+      .select('status')
+      .where('session_id', '=', s.id)
+      .executeTakeFirst()
+    if (hold?.status !== 'closed' && hold?.status !== 'released') return undefined
     const moves = await sys.moves(s.id)
     const balances = await sys.balances(student)
     return balances.held === 0 && (moves.hold ?? 0) === (moves.release ?? 0) ? moves : undefined
