@@ -13,6 +13,14 @@ import type { BusTables } from './migrations.ts'
 /** How long a batch may wait for the broker's confirms before it is rolled back and retried. */
 const CONFIRM_TIMEOUT_MS = 10_000
 
+/**
+ * The relay's transaction holds its rows while it waits for the broker's confirms. At READ
+ * COMMITTED its locking read locks those rows only; at REPEATABLE READ it would also lock the
+ * gap after the last unpublished row of the (published_at, seq) index, which is exactly where
+ * every new event goes, so each producer's insert would wait for the batch's confirms.
+ */
+const relayTransaction = { isolationLevel: 'read committed' } as const
+
 export async function writeToOutbox<T extends EventType>(
   trx: Transaction<BusTables> | Kysely<BusTables>,
   producer: string,
@@ -137,52 +145,56 @@ export class OutboxRelay {
    */
   private publishBatch(channel: ConfirmChannel): Promise<number> {
     const { db, exchange, batchSize, clock } = this.options
-    return transaction(db, async (trx) => {
-      const rows = await trx
-        .selectFrom('bus_outbox')
-        .select(['id', 'type', 'envelope'])
-        .where('published_at', 'is', null)
-        .orderBy('seq')
-        .limit(batchSize)
-        .forUpdate()
-        .skipLocked()
-        .execute()
-      if (rows.length === 0) return 0
-      const envelopes = rows.map((row) => JSON.parse(row.envelope) as Envelope)
-      const timestamp = Math.floor(clock.now().getTime() / 1000)
-      await Promise.all(
-        rows.map((row, i) =>
-          confirmed(
-            (done) =>
-              channel.publish(
-                exchange,
-                row.type,
-                Buffer.from(row.envelope),
-                {
-                  persistent: true,
-                  messageId: row.id,
-                  type: row.type,
-                  contentType: 'application/json',
-                  correlationId: envelopes[i]?.correlation_id,
-                  timestamp,
-                },
-                done,
-              ),
-            CONFIRM_TIMEOUT_MS,
+    return transaction(
+      db,
+      async (trx) => {
+        const rows = await trx
+          .selectFrom('bus_outbox')
+          .select(['id', 'type', 'envelope'])
+          .where('published_at', 'is', null)
+          .orderBy('seq')
+          .limit(batchSize)
+          .forUpdate()
+          .skipLocked()
+          .execute()
+        if (rows.length === 0) return 0
+        const envelopes = rows.map((row) => JSON.parse(row.envelope) as Envelope)
+        const timestamp = Math.floor(clock.now().getTime() / 1000)
+        await Promise.all(
+          rows.map((row, i) =>
+            confirmed(
+              (done) =>
+                channel.publish(
+                  exchange,
+                  row.type,
+                  Buffer.from(row.envelope),
+                  {
+                    persistent: true,
+                    messageId: row.id,
+                    type: row.type,
+                    contentType: 'application/json',
+                    correlationId: envelopes[i]?.correlation_id,
+                    timestamp,
+                  },
+                  done,
+                ),
+              CONFIRM_TIMEOUT_MS,
+            ),
           ),
-        ),
-      )
-      await this.options.afterPublish?.(envelopes)
-      await trx
-        .updateTable('bus_outbox')
-        .set({ published_at: clock.now() })
-        .where(
-          'id',
-          'in',
-          rows.map((r) => r.id),
         )
-        .execute()
-      return rows.length
-    })
+        await this.options.afterPublish?.(envelopes)
+        await trx
+          .updateTable('bus_outbox')
+          .set({ published_at: clock.now() })
+          .where(
+            'id',
+            'in',
+            rows.map((r) => r.id),
+          )
+          .execute()
+        return rows.length
+      },
+      relayTransaction,
+    )
   }
 }

@@ -1,4 +1,4 @@
-import { transaction } from '@tms/db'
+import { sql, transaction } from '@tms/db'
 import { createTestBroker, eventually, startTcpProxy } from '@tms/testing'
 import t from 'tap'
 import {
@@ -141,6 +141,36 @@ t.test(
     t.equal(calls, 1, 'the handler ran once')
   },
 )
+
+t.test('a producer never waits for a relay batch that is waiting for its confirms', async (t) => {
+  // The relay's batch is held after the broker's confirms, before its rows are marked sent
+  // (where it waits for the broker in real life), while a producer commits a new event.
+  const paused = Promise.withResolvers<void>()
+  const holding = Promise.withResolvers<void>()
+  let batches = 0
+  const { producerDb, consumerDb, producer } = await producerAndConsumer(t, {
+    producer: {
+      async afterPublish() {
+        if (batches++ > 0) return
+        holding.resolve()
+        await paused.promise
+      },
+    },
+  })
+  await transaction(producerDb, (trx) => producer.enqueue(trx, 'auth.user.registered', user(1)))
+  await holding.promise
+  // A plain transaction (no retries) that gives up on a lock after 3 s: at REPEATABLE READ the
+  // relay's locking read would hold the gap this insert goes into until the batch commits.
+  await producerDb.transaction().execute(async (trx) => {
+    await sql`SET SESSION innodb_lock_wait_timeout = 3`.execute(trx)
+    await producer.enqueue(trx, 'auth.user.registered', user(2))
+  })
+  t.pass('the second event was committed while the first batch was held')
+  paused.resolve()
+  await eventually(async () => (await effects(consumerDb)).length === 2, {
+    what: 'both events applied',
+  })
+})
 
 t.test('old published outbox rows and inbox records are purged, recent ones kept', async (t) => {
   const broker = await createTestBroker()

@@ -20,20 +20,25 @@ const TutorProfileReviewed = Type.Object(
   { profile_id: Id, user_id: Id, reviewed_by: Id, review_note: Nullable(Type.String()) },
   strict,
 )
-const SessionDecision = Type.Object(
-  {
-    session_id: Id,
-    student_id: Id,
-    tutor_id: Id,
-    actor_id: Nullable(Id),
-    reason: Type.Optional(Type.String({ maxLength: 200 })),
-  },
-  strict,
-)
+const Revision = Type.Integer({ minimum: 1 })
+/**
+ * A decision about a session. `revision` (beyond the SPEC's list) is the session's revision when
+ * it was made: the wallet tells a late decision about an earlier life of the session (before an
+ * admin reopened it) from one about the current hold.
+ */
+const sessionDecision = {
+  session_id: Id,
+  revision: Revision,
+  student_id: Id,
+  tutor_id: Id,
+  actor_id: Nullable(Id),
+  reason: Type.Optional(Type.String({ maxLength: 200 })),
+}
+const SessionDecision = Type.Object(sessionDecision, strict)
 const Hold = Type.Object(
   {
     session_id: Id,
-    revision: Type.Integer({ minimum: 1 }),
+    revision: Revision,
     student_id: Id,
     amount: Money,
     available_balance: Type.Optional(Type.Integer()),
@@ -61,7 +66,7 @@ export const catalogue = {
   'academic.session.requested': Type.Object(
     {
       session_id: Id,
-      revision: Type.Integer({ minimum: 1 }),
+      revision: Revision,
       student_id: Id,
       tutor_id: Id,
       price: Money,
@@ -75,7 +80,7 @@ export const catalogue = {
   'academic.session.rescheduled': Type.Object(
     {
       session_id: Id,
-      revision: Type.Integer({ minimum: 1 }),
+      revision: Revision,
       price: Money,
       fee: Money,
       start_time: Time,
@@ -85,10 +90,15 @@ export const catalogue = {
   ),
   'academic.session.accepted': SessionDecision,
   'academic.session.rejected': SessionDecision,
-  'academic.session.cancelled': SessionDecision,
+  /** `charge` is captured from the hold (a late cancel), `fee` is the platform's part of it. */
+  'academic.session.cancelled': Type.Object(
+    { ...sessionDecision, charge: Money, fee: Money },
+    strict,
+  ),
   'academic.session.completed': Type.Object(
     {
       session_id: Id,
+      revision: Revision,
       student_id: Id,
       tutor_id: Id,
       price: Money,

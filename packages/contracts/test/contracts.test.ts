@@ -69,6 +69,7 @@ t.test('invalid data is refused on both sides', async (t) => {
 t.test('money is whole minor units, never negative or fractional', async (t) => {
   const base = {
     session_id: 's1',
+    revision: 1,
     student_id: 'a',
     tutor_id: 'b',
     price: 1500,
@@ -85,4 +86,31 @@ t.test('money is whole minor units, never negative or fractional', async (t) => 
   t.throws(() =>
     makeEnvelope('academic.session.completed', { ...base, currency: 'USD' }, { producer: 'x' }),
   )
+})
+
+t.test('a cancellation carries its charge and fee; decisions carry the revision', async (t) => {
+  const decision = { session_id: 's1', revision: 2, student_id: 'a', tutor_id: 'b', actor_id: 'a' }
+  t.ok(
+    makeEnvelope(
+      'academic.session.cancelled',
+      { ...decision, charge: 500, fee: 50 },
+      { producer: 'academic' },
+    ),
+  )
+  t.throws(
+    () => makeEnvelope('academic.session.cancelled', decision as never, { producer: 'x' }),
+    /charge/,
+  )
+  t.throws(
+    () =>
+      makeEnvelope(
+        'academic.session.cancelled',
+        { ...decision, charge: -1, fee: 0 },
+        { producer: 'x' },
+      ),
+    ContractError,
+  )
+  t.ok(makeEnvelope('academic.session.accepted', decision, { producer: 'academic' }))
+  const { revision: _, ...noRevision } = decision
+  t.throws(() => makeEnvelope('academic.session.rejected', noRevision as never, { producer: 'x' }))
 })

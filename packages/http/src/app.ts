@@ -7,12 +7,12 @@ import { createLogger, type Logger, requestIdOptions } from '@tms/logging'
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
-  LogController,
   type RawReplyDefaultExpression,
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify'
 import Type from 'typebox'
+import { AccessLog } from './access-log.ts'
 import { correlation } from './correlation.ts'
 import { type HealthCheck, health } from './health.ts'
 import { metrics } from './metrics.ts'
@@ -138,10 +138,10 @@ export async function buildFastify(options: BuildOptions): Promise<App> {
     loggerInstance: logger as FastifyBaseLogger,
     requestIdHeader: requestIdOptions.requestIdHeader,
     genReqId: requestIdOptions.genReqId,
-    logController: new LogController({
+    logController: new AccessLog(logger, {
       requestIdLogLabel: requestIdOptions.requestIdLogLabel,
       // Probes every few seconds would drown the log.
-      disableRequestLogging: (request) => request.url.startsWith('/health/'),
+      skip: (request) => request.url.startsWith('/health/'),
     }),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     trustProxy: options.trustProxy ?? false,

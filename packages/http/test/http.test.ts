@@ -432,3 +432,32 @@ t.test('a passing check may report a word instead of "ok"', async (t) => {
   const again = await app.inject({ method: 'GET', url: '/health/ready' })
   t.same(again.json().checks, { database: 'ok', bus: 'connected' })
 })
+
+t.test('one access line per request, none for health probes', async (t) => {
+  const { destination, lines } = captureLogs()
+  const app = await buildFastify({
+    service: 'test',
+    logger: createLogger({ service: 'test', destination }),
+  })
+  app.get('/things/:id', async (request) => ({ id: (request.params as { id: string }).id }))
+  t.teardown(() => app.close())
+  await app.inject({
+    method: 'GET',
+    url: '/things/7?otp=424242',
+    headers: { 'x-request-id': 'req-7', authorization: 'Bearer secret-token' },
+  })
+  await app.inject({ method: 'GET', url: '/health/live' })
+  t.equal(lines.length, 1, 'one line for the request, none for the probe')
+  t.match(lines[0], {
+    level: 30,
+    service: 'test',
+    request_id: 'req-7',
+    method: 'GET',
+    route: '/things/:id',
+    url: '/things/7',
+    status: 200,
+    ms: Number,
+    msg: 'request completed',
+  })
+  t.notMatch(JSON.stringify(lines), /424242|secret-token/)
+})

@@ -10,6 +10,7 @@ import { KEY_PATTERN } from './rules.ts'
 import {
   type Answer,
   ClaimLostError,
+  type IdempotencyOptions,
   type IdempotencyTables,
   InvalidKeyError,
   KeyInProgressError,
@@ -81,6 +82,7 @@ export interface IdempotentReplyOptions<DB extends IdempotencyTables> {
   clock?: Clock
   staleClaimMs?: number
   afterClaim?: () => Promise<void>
+  transaction?: IdempotencyOptions['transaction']
 }
 
 /** Runs the request's effect under its Idempotency-Key (if any) and sends the answer. */
@@ -104,6 +106,7 @@ export async function replyIdempotent<DB extends IdempotencyTables>(
         clock: options.clock ?? systemClock,
         staleClaimMs: options.staleClaimMs,
         afterClaim: options.afterClaim,
+        transaction: options.transaction,
       },
     )
   } catch (err) {

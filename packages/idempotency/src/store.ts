@@ -6,7 +6,15 @@
 // a request that lost its claim writes nothing. While the effect runs, the row stays locked:
 // that lock, not a timer, is how a running request is told from one that died.
 import { type Clock, systemClock } from '@tms/clock'
-import { isDuplicateKey, type Kysely, mysqlErrno, newId, sql, transaction } from '@tms/db'
+import {
+  isDuplicateKey,
+  type Kysely,
+  mysqlErrno,
+  newId,
+  sql,
+  type TransactionOptions,
+  transaction,
+} from '@tms/db'
 import type { Transaction } from 'kysely'
 import type { Migration } from 'kysely/migration'
 import {
@@ -92,6 +100,11 @@ export interface IdempotencyOptions {
   clock?: Clock
   staleClaimMs?: number
   /**
+   * How the effect's transaction runs, e.g. `{ isolationLevel: 'read committed' }` for an effect
+   * that locks rows and then reads what others committed meanwhile (a booking's overlap check).
+   */
+  transaction?: TransactionOptions
+  /**
    * Test hook: runs after the key was claimed, before the effect's transaction starts - where
    * a request that stalls (a full pool, a pause) can lose its claim to a retry.
    */
@@ -161,7 +174,7 @@ export async function runIdempotent<DB extends IdempotencyTables>(
   options: IdempotencyOptions = {},
 ): Promise<Answer & { replayed: boolean }> {
   if (request.key === undefined || request.key === '') {
-    return { ...(await transaction(db, effect)), replayed: false }
+    return { ...(await transaction(db, effect, options.transaction)), replayed: false }
   }
   if (!keyPattern.test(request.key)) {
     throw new InvalidKeyError('the Idempotency-Key must be 1 to 255 visible ASCII characters')
@@ -177,13 +190,17 @@ export async function runIdempotent<DB extends IdempotencyTables>(
   await options.afterClaim?.()
 
   try {
-    const answer = await transaction(db, async (trx) => {
-      await holdClaim(trx as unknown as Trx, scope, key, token)
-      const result = await effect(trx)
-      if (result.status >= 400) throw new Refusal(result)
-      await saveAnswer(trx as unknown as Trx, scope, key, result)
-      return result
-    })
+    const answer = await transaction(
+      db,
+      async (trx) => {
+        await holdClaim(trx as unknown as Trx, scope, key, token)
+        const result = await effect(trx)
+        if (result.status >= 400) throw new Refusal(result)
+        await saveAnswer(trx as unknown as Trx, scope, key, result)
+        return result
+      },
+      options.transaction,
+    )
     return { ...answer, replayed: false }
   } catch (err) {
     if (err instanceof Refusal) {

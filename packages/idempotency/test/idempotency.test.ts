@@ -247,3 +247,26 @@ t.test('a key older than 24 hours is free again, and purged', async (t) => {
     ['k'],
   )
 })
+
+t.test('the effect runs at the isolation level asked for', async (t) => {
+  const db = await testDb(t)
+  // The effect reads the counter, another connection commits a change, the effect reads again:
+  // under READ COMMITTED the second read sees the commit, under REPEATABLE READ it does not.
+  const effect = async (trx: Kysely<Db>): Promise<Answer> => {
+    const before = await count(trx)
+    await db
+      .updateTable('counter')
+      .set((eb) => ({ n: eb('n', '+', 1) }))
+      .execute()
+    return { status: 200, body: { before, after: await count(trx) } }
+  }
+  const repeatable = await runIdempotent(db, { scope, key: 'k1', body: {} }, effect)
+  t.same(repeatable.body, { before: 0, after: 0 })
+  for (const key of ['k2', undefined]) {
+    const committed = await runIdempotent(db, { scope, key, body: {} }, effect, {
+      transaction: { isolationLevel: 'read committed' },
+    })
+    const { before } = committed.body as { before: number }
+    t.same(committed.body, { before, after: before + 1 }, `key ${key}`)
+  }
+})

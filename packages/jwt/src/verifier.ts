@@ -53,6 +53,11 @@ export interface VerifierOptions {
   maxTokenAgeSeconds?: number
   /** For tests: the time to check `exp` against. */
   now?: () => Date
+  /**
+   * Tokens verified already, kept to answer again without a signature check (default 10 000;
+   * 0 keeps none). See VerifiedTokens.
+   */
+  cacheSize?: number
 }
 
 export type AccessTokenVerifier = (token: string) => Promise<AccessTokenUser>
@@ -71,9 +76,80 @@ const keyFetchFailures = new Set(['ERR_JOSE_GENERIC', 'ERR_JWKS_TIMEOUT', 'ERR_J
  */
 const compactJws = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 
+/** The time claims of a verified token, in seconds, as the cache re-checks them. */
+interface TokenTimes {
+  exp: number
+  iat: number
+  nbf: number | undefined
+}
+
+/**
+ * Why jose would refuse these times now, or undefined: its own rules and arithmetic (whole
+ * seconds, the same tolerance), so that a cached token is refused exactly when verifying it
+ * again would be.
+ */
+export function timesRefusal(
+  times: TokenTimes,
+  now: Date,
+  toleranceSeconds: number,
+  maxAgeSeconds: number,
+): string | undefined {
+  const at = Math.floor(now.getTime() / 1000)
+  if (times.nbf !== undefined && times.nbf > at + toleranceSeconds) return 'not valid yet'
+  if (times.exp <= at - toleranceSeconds) return 'expired'
+  const age = at - times.iat
+  if (age - toleranceSeconds > maxAgeSeconds) return 'issued too long ago'
+  if (age < -toleranceSeconds) return 'issued in the future'
+  return undefined
+}
+
+/**
+ * Tokens that passed verification, by their exact text, so that a client's next requests with
+ * the same token cost a map lookup and the time checks instead of an ES256 signature check and
+ * the JSON parsing around it (a third of a signed-in read's CPU). What is cached can never be
+ * accepted where verification would refuse it:
+ * - only a token that passed every check is kept, under its whole text: another spelling, a
+ *   changed byte, is another key and is verified in full;
+ * - on every use, `exp`, `nbf`, `iat` and the maximum age are checked again, as jose does,
+ *   against the verifier's clock; an entry that fails them is dropped and the token verified
+ *   (and refused) in full;
+ * - refusals are never kept: a refused token is checked in full every time.
+ * What it does not notice is a signing key withdrawn from the JWKS while a token it signed is
+ * cached: jose's own key cache keeps such a key for up to ten minutes too, and the token itself
+ * expires within its lifetime (15 minutes by default).
+ * Memory: at most `size` entries (a token of about 500 bytes and its user, so about 10 MB at the
+ * default); when full, the oldest entry goes first.
+ */
+class VerifiedTokens {
+  readonly #entries = new Map<string, { user: AccessTokenUser; times: TokenTimes }>()
+  readonly #size: number
+  constructor(size: number) {
+    this.#size = size
+  }
+  get(token: string): { user: AccessTokenUser; times: TokenTimes } | undefined {
+    return this.#entries.get(token)
+  }
+  drop(token: string): void {
+    this.#entries.delete(token)
+  }
+  keep(token: string, user: AccessTokenUser, times: TokenTimes): void {
+    if (this.#size <= 0) return
+    if (this.#entries.size >= this.#size) {
+      const oldest = this.#entries.keys().next()
+      if (!oldest.done) this.#entries.delete(oldest.value)
+    }
+    this.#entries.set(token, { user, times })
+  }
+}
+
 export function createAccessTokenVerifier(options: VerifierOptions): AccessTokenVerifier {
   const getKey = keyResolver(options.keys)
-  return async (token) => {
+  const tolerance = options.clockToleranceSeconds ?? 5
+  // Also refuses an `iat` in the future (beyond the tolerance).
+  const maxTokenAge = options.maxTokenAgeSeconds ?? 3600
+  const cache = new VerifiedTokens(options.cacheSize ?? 10_000)
+
+  async function verifyFully(token: string): Promise<AccessTokenUser> {
     if (!compactJws.test(token)) throw new InvalidTokenError('not a compact JWS')
     let payload: Record<string, unknown>
     try {
@@ -83,9 +159,8 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
         audience: ACCESS_TOKEN_AUDIENCE,
         typ: ACCESS_TOKEN_TYPE,
         requiredClaims: ['sub', 'exp', 'iat'],
-        clockTolerance: options.clockToleranceSeconds ?? 5,
-        // Also refuses an `iat` in the future (beyond the tolerance).
-        maxTokenAge: options.maxTokenAgeSeconds ?? 3600,
+        clockTolerance: tolerance,
+        maxTokenAge,
         currentDate: options.now?.(),
       })
       payload = result.payload
@@ -101,6 +176,23 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
       throw new InvalidTokenError('no valid role')
     }
     if (typeof username !== 'string' || username === '') throw new InvalidTokenError('no username')
-    return { id: sub, role: role as Role, username }
+    const user: AccessTokenUser = Object.freeze({ id: sub, role: role as Role, username })
+    // jose has checked that these are numbers (exp and iat required).
+    cache.keep(token, user, {
+      exp: payload.exp as number,
+      iat: payload.iat as number,
+      nbf: payload.nbf as number | undefined,
+    })
+    return user
+  }
+
+  return async (token) => {
+    const known = cache.get(token)
+    if (known) {
+      const now = options.now?.() ?? new Date()
+      if (timesRefusal(known.times, now, tolerance, maxTokenAge) === undefined) return known.user
+      cache.drop(token)
+    }
+    return verifyFully(token)
   }
 }

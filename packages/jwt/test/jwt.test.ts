@@ -1,6 +1,6 @@
 import { bearerSecurity, buildFastify } from '@tms/http'
 import { createImpostorIssuer, createTestIssuer } from '@tms/testing'
-import { base64url, SignJWT } from 'jose'
+import { base64url, createLocalJWKSet, SignJWT } from 'jose'
 import t from 'tap'
 import {
   accessTokens,
@@ -204,4 +204,105 @@ t.test('the verifier checks expiry against an injected clock', async (t) => {
   t.same(await verify(token), { id: 'u-alice', role: 'student', username: 'alice' })
   now = new Date(Date.now() + 16 * 60 * 1000)
   await t.rejects(verify(token), { name: 'InvalidTokenError' })
+})
+
+/** A verifier over the issuer's keys that counts how often a key is looked up (a full check). */
+async function countingVerifier(options: { cacheSize?: number; now?: () => Date } = {}) {
+  const issuer = await createTestIssuer()
+  const local = createLocalJWKSet(issuer.jwks)
+  let fullChecks = 0
+  const verify = createAccessTokenVerifier({
+    issuer: issuer.issuer,
+    keys: {
+      getKey: (header, token) => {
+        fullChecks++
+        return local(header, token)
+      },
+    },
+    ...options,
+  })
+  return { issuer, verify, fullChecks: () => fullChecks }
+}
+
+t.test('a verified token is answered again without a signature check', async (t) => {
+  const { issuer, verify, fullChecks } = await countingVerifier()
+  const token = await issuer.mint(alice)
+  const first = await verify(token)
+  t.equal(fullChecks(), 1)
+  for (let i = 0; i < 5; i++) t.same(await verify(token), first)
+  t.equal(fullChecks(), 1, 'the later uses cost no key lookup')
+  t.ok(Object.isFrozen(first), 'the shared user cannot be changed by one request')
+
+  // Another spelling of the cached token is another key, checked in full and refused.
+  await t.rejects(verify(`${token}=`), { name: 'InvalidTokenError' })
+  const [h, p, s] = token.split('.') as [string, string, string]
+  await t.rejects(verify(`${h}.${p}.${s.slice(0, -2)}AA`), { name: 'InvalidTokenError' })
+  t.equal(fullChecks(), 2, 'the changed signature went to a full check (padding fails before)')
+})
+
+t.test('refusals are never cached', async (t) => {
+  const { issuer, verify, fullChecks } = await countingVerifier()
+  const wrongAudience = await issuer.mint(alice, { audience: 'someone-else' })
+  for (let i = 0; i < 3; i++) await t.rejects(verify(wrongAudience), { name: 'InvalidTokenError' })
+  t.equal(fullChecks(), 3)
+})
+
+t.test('the cache keeps at most cacheSize tokens, the oldest leaving first', async (t) => {
+  const { issuer, verify, fullChecks } = await countingVerifier({ cacheSize: 2 })
+  const [a, b, c] = await Promise.all([issuer.mint(alice), issuer.mint(root), issuer.mint(alice)])
+  for (const token of [a, b, c] as string[]) await verify(token)
+  t.equal(fullChecks(), 3)
+  await verify(c as string)
+  await verify(b as string)
+  t.equal(fullChecks(), 3, 'b and c are cached')
+  await verify(a as string)
+  t.equal(fullChecks(), 4, 'a left the cache when c came and is checked in full')
+
+  const none = await countingVerifier({ cacheSize: 0 })
+  const token = await none.issuer.mint(alice)
+  await none.verify(token)
+  await none.verify(token)
+  t.equal(none.fullChecks(), 2, 'cacheSize 0 keeps nothing')
+})
+
+t.test('a cached token is refused exactly when a full check refuses it', async (t) => {
+  // A token with nbf, verified (and cached) once it is valid; then the clock walks every second
+  // around nbf, exp and the maximum age (and back), and the cached verifier must say what a
+  // verifier without a cache says.
+  let now = new Date()
+  const clock = () => now
+  const cached = await countingVerifier({ now: clock })
+  const uncached = createAccessTokenVerifier({
+    issuer: cached.issuer.issuer,
+    keys: { jwks: cached.issuer.jwks },
+    now: clock,
+    cacheSize: 0,
+  })
+  const token = await cached.issuer.mint(alice, { notBefore: -2, expiresIn: 60 })
+  const minted = Date.now()
+  const decide = (v: typeof uncached) =>
+    v(token).then(
+      () => 'accepted',
+      (err: Error) => err.name,
+    )
+  const at = (offsetSeconds: number) => new Date(minted + offsetSeconds * 1000)
+  now = at(0)
+  t.equal(await decide(cached.verify), 'accepted')
+  const offsets = [
+    ...Array.from({ length: 16 }, (_, i) => -14 + i), // before nbf (tolerance 5 s), then valid
+    ...Array.from({ length: 16 }, (_, i) => 56 + i), // around exp + tolerance
+    ...Array.from({ length: 16 }, (_, i) => 3596 + i), // around iat + max age
+    30,
+    -30, // the clock set back
+  ]
+  for (const offset of offsets) {
+    now = at(offset)
+    // The full check first, so the cached one may hold the token again afterwards.
+    const expected = await decide(uncached)
+    // Re-verify from a cached state where possible: accepted tokens are cached again.
+    now = at(0)
+    await decide(cached.verify)
+    now = at(offset)
+    t.equal(await decide(cached.verify), expected, `at ${offset} s`)
+  }
 })

@@ -10,6 +10,7 @@ import type { Logger } from '@tms/logging'
 import type { AcademicConfig } from './config.ts'
 import type { AcademicDatabase } from './db/schema.ts'
 import { academicRoutes } from './routes/index.ts'
+import type { DocumentStore } from './storage/store.ts'
 
 export interface AppDeps {
   db: Kysely<AcademicDatabase>
@@ -19,6 +20,8 @@ export interface AppDeps {
   bus: Pick<Bus<AcademicDatabase>, 'enqueue' | 'status'>
   verifyAccessToken: AccessTokenVerifier
   settings: AcademicConfig
+  store: DocumentStore
+  afterStore?: () => Promise<void>
 }
 
 export async function buildApp(deps: AppDeps): Promise<App> {
@@ -35,7 +38,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
   })
   await app.register(accessTokens, { verify: deps.verifyAccessToken })
-  const academicDeps = { db: deps.db, clock: deps.clock, bus: deps.bus, settings: deps.settings }
+  const { db, clock, bus, settings, logger, store, afterStore } = deps
+  const academicDeps = { db, clock, bus, settings, logger, store, afterStore }
   await app.register(academicRoutes, { prefix: '/academic', deps: academicDeps })
   return app
 }

@@ -21,14 +21,26 @@ export const configSpec = {
   s3SecretKey: env.optional(env.string('S3_SECRET_KEY')),
   s3Bucket: env.string('S3_BUCKET', { default: 'tms-documents' }),
   s3Region: env.string('S3_REGION', { default: 'us-east-1' }),
+  /**
+   * An upload that has not committed this long after it began writing to the store never
+   * will: the document sweep deletes what it wrote (see README, "Storage").
+   */
+  documentSweepGraceMs: env.int('DOCUMENT_SWEEP_GRACE_MS', { min: 1000, default: 60 * 60 * 1000 }),
+  /** How often the sweep runs (it also runs at start-up). */
+  documentSweepEveryMs: env.int('DOCUMENT_SWEEP_EVERY_MS', { min: 1000, default: 10 * 60 * 1000 }),
 }
 
 export type AcademicConfig = ConfigOf<typeof configSpec>
 
 /** Rules across variables, which the per-variable spec cannot say. */
 export function configProblems(config: AcademicConfig): string[] {
+  const problems: string[] = []
   if (config.s3Endpoint && !(config.s3AccessKey && config.s3SecretKey)) {
-    return ['S3_ENDPOINT is set: set S3_ACCESS_KEY and S3_SECRET_KEY too']
+    problems.push('S3_ENDPOINT is set: set S3_ACCESS_KEY and S3_SECRET_KEY too')
   }
-  return []
+  // The sweep must never take an upload still in progress (one lasts at most the request).
+  if (config.documentSweepGraceMs <= 2 * config.httpRequestTimeoutMs) {
+    problems.push('DOCUMENT_SWEEP_GRACE_MS must be more than twice HTTP_REQUEST_TIMEOUT_MS')
+  }
+  return problems
 }

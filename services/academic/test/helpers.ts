@@ -1,7 +1,7 @@
 // The academic service as main.ts starts it (startTestService): its own database and broker
 // prefix, its bus started with its consumers, tokens from a test issuer whose keys it fetches as
 // it would from auth, and events published as their producers (auth, the wallet) would.
-import { exchangeName } from '@tms/bus'
+import { type BusOptions, exchangeName } from '@tms/bus'
 import {
   type ConsumerQueue,
   type EventData,
@@ -15,6 +15,7 @@ import { createTestIssuer, eventually, type TestClock, type TestContext } from '
 import amqplib from 'amqplib'
 import type { AppDeps } from '../src/app.ts'
 import type { AcademicConfig } from '../src/config.ts'
+import type { AcademicDatabase } from '../src/db/schema.ts'
 import { academic } from '../src/main.ts'
 
 export const logger = createLogger({
@@ -28,6 +29,10 @@ export interface AcademicServiceOptions {
   config?: Partial<AcademicConfig>
   /** Replaces what start() would give the app. */
   overrides?: Partial<AppDeps>
+  /** A broker prefix shared with another service (the wallet beside it); a fresh one otherwise. */
+  broker?: { url: string; prefix: string }
+  /** Bus options over the test's (a relay left off, a hook on each settled event). */
+  bus?: Partial<BusOptions<AcademicDatabase>>
 }
 
 export async function academicService(t: TestContext, options: AcademicServiceOptions = {}) {
@@ -46,12 +51,15 @@ export async function academicService(t: TestContext, options: AcademicServiceOp
     logger,
     clock: options.clock,
     overrides: options.overrides,
+    broker: options.broker,
     bus: {
       relay: { pollIntervalMs: 50 },
       reconnectMs: 200,
-      onProcessed(outcome) {
+      ...options.bus,
+      onProcessed(outcome, event) {
         // Retried and deferred copies come back; the others are done with.
         if (outcome !== 'retried' && outcome !== 'deferred') settled++
+        options.bus?.onProcessed?.(outcome, event)
       },
     },
   })

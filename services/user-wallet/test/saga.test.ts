@@ -26,11 +26,17 @@ function requested(sessionId: string, price: number, fee = 0, revision = 1) {
     ...times,
   }
 }
-const decision = (sessionId: string) => ({
+const decision = (sessionId: string, revision = 1) => ({
   session_id: sessionId,
+  revision,
   student_id: 'stu',
   tutor_id: 'tut',
   actor_id: 'tut',
+})
+const cancelled = (sessionId: string, charge = 0, fee = 0, revision = 1) => ({
+  ...decision(sessionId, revision),
+  charge,
+  fee,
 })
 
 async function fund(db: Kysely<WalletDatabase>, userId: string, amount: number) {
@@ -112,7 +118,7 @@ t.test('a request delivered twice holds once; a hold beyond available is decline
   )
   t.match(declined.data, { session_id: 's2', amount: 50, available_balance: 40, revision: 1 })
   // A declined session that is then cancelled is closed, and nothing is published.
-  await h.publish('academic.session.cancelled', decision('s2'))
+  await h.publish('academic.session.cancelled', cancelled('s2'))
   await h.handled(3)
   t.match(await hold(h.db, 's2'), { status: 'closed' })
   t.same(await published(h.db, 's2'), ['wallet.hold.declined'])
@@ -134,7 +140,7 @@ t.test(
     const h = await walletService(t)
     await addUser(h.db, 'stu')
     await fund(h.db, 'stu', 100)
-    await h.publish('academic.session.cancelled', decision('s1'), 2)
+    await h.publish('academic.session.cancelled', cancelled('s1'), 2)
     await h.handled(1)
     t.match(await hold(h.db, 's1'), { status: 'closed' })
     await h.publish('academic.session.requested', requested('s1', 60))
@@ -162,6 +168,7 @@ t.test('rejected releases; completed twice captures once', async (t) => {
 
   const completed = {
     session_id: 's1',
+    revision: 1,
     student_id: 'stu',
     tutor_id: 'tut',
     price: 100,
@@ -185,7 +192,7 @@ t.test('rejected releases; completed twice captures once', async (t) => {
   t.same(await published(h.db, 's1'), ['wallet.hold.placed', 'wallet.payment.captured'])
   t.match(await hold(h.db, 's1'), { status: 'captured' })
   // A cancel after the capture moves nothing.
-  await h.publish('academic.session.cancelled', decision('s1'))
+  await h.publish('academic.session.cancelled', cancelled('s1'))
   await h.handled(6)
   t.same(await balances(h.db, 'stu'), { available: 100, held: 0 })
   t.same(await ledgerProblems(h.db), [])
@@ -235,6 +242,57 @@ t.test('reschedules adjust the hold; an older revision after a newer one is igno
   await h.publish('academic.session.requested', requested('s2', 25))
   await h.handled(7)
   t.match(await hold(h.db, 's2'), { status: 'open', revision: 2, amount: 40 })
+  t.same(await ledgerProblems(h.db), [])
+})
+
+t.test('a late cancel captures its charge; a reopened session is held again', async (t) => {
+  const h = await walletService(t)
+  await addUser(h.db, 'stu')
+  await addUser(h.db, 'tut', 'tutor')
+  await fund(h.db, 'stu', 1000)
+  await h.publish('academic.session.requested', requested('s1', 400, 40))
+  await h.handled(1)
+  // Charged half of 400, the platform's 10 % of that; the rest of the hold goes back.
+  await h.publish('academic.session.cancelled', cancelled('s1', 200, 20), 2)
+  await h.handled(2)
+  t.same(await balances(h.db, 'stu'), { available: 800, held: 0 })
+  t.same(await balances(h.db, 'tut'), { available: 180, held: 0 })
+  t.match(await hold(h.db, 's1'), { status: 'captured' })
+  t.same(await published(h.db, 's1'), ['wallet.hold.placed', 'wallet.payment.captured'])
+
+  // s2: cancelled, then reopened by an admin at revision 2; the cancel of revision 1 arrives
+  // again late (a new event id) and changes nothing.
+  await h.publish('academic.session.requested', requested('s2', 100))
+  await h.handled(3)
+  await h.publish('academic.session.cancelled', cancelled('s2'))
+  await h.handled(4)
+  t.same(await balances(h.db, 'stu'), { available: 800, held: 0 })
+  await h.publish('academic.session.requested', requested('s2', 100, 0, 2))
+  await h.handled(5)
+  await h.publish('academic.session.cancelled', cancelled('s2'))
+  await h.handled(6)
+  t.same(await balances(h.db, 'stu'), { available: 700, held: 100 })
+  t.match(await hold(h.db, 's2'), { status: 'open', revision: 2, amount: 100 })
+  const completed = {
+    session_id: 's2',
+    revision: 2,
+    student_id: 'stu',
+    tutor_id: 'tut',
+    price: 100,
+    fee: 0,
+    currency: 'usd',
+    actor_id: 'adm',
+  }
+  await h.publish('academic.session.completed', completed)
+  await h.handled(7)
+  t.same(await balances(h.db, 'stu'), { available: 700, held: 0 })
+  t.same(await balances(h.db, 'tut'), { available: 280, held: 0 })
+  t.same(await published(h.db, 's2'), [
+    'wallet.hold.placed',
+    'wallet.hold.released',
+    'wallet.hold.placed',
+    'wallet.payment.captured',
+  ])
   t.same(await ledgerProblems(h.db), [])
 })
 

@@ -2,6 +2,8 @@ import { busMigrations } from '@tms/bus'
 import type { Migrations } from '@tms/db'
 import { idempotencyMigrations } from '@tms/idempotency'
 import { type Kysely, sql } from 'kysely'
+import { documentsMigration } from './documents.ts'
+import { sessionsMigration } from './sessions-tables.ts'
 
 const time = sql`datetime(3)`
 const userId = 'varchar(64)'
@@ -62,4 +64,6 @@ export const migrations: Migrations = {
       }
     },
   },
+  academic_0002_documents: documentsMigration,
+  academic_0003_sessions: sessionsMigration,
 }

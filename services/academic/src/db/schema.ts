@@ -1,6 +1,8 @@
 import type { BusTables } from '@tms/bus'
 import type { Role } from '@tms/contracts'
 import type { IdempotencyTables } from '@tms/idempotency'
+import type { DocumentTables } from './document-tables.ts'
+import type { SessionTables } from './sessions-tables.ts'
 
 /** What the service knows of an account, kept from the auth service's events only. */
 export interface UsersTable {
@@ -34,7 +36,11 @@ export interface TutorSubjectsTable {
   subject: string
 }
 
-export interface AcademicDatabase extends BusTables, IdempotencyTables {
+export interface AcademicDatabase
+  extends BusTables,
+    IdempotencyTables,
+    DocumentTables,
+    SessionTables {
   users: UsersTable
   tutor_profiles: TutorProfilesTable
   tutor_subjects: TutorSubjectsTable

@@ -6,10 +6,17 @@ import type { Clock } from '@tms/clock'
 import type { ConsumerEventType } from '@tms/contracts'
 import type { AcademicDatabase } from '../db/schema.ts'
 import { changeRole, upsertUser } from '../db/users.ts'
+import { profileAfterRoleChange } from '../use-cases/tutor-profiles.ts'
 
-export function userHandlers(deps: {
+export interface UserEventDeps {
   clock: Clock
-}): Handlers<AcademicDatabase, ConsumerEventType<'academic.users'>> {
+  /** The outbox: a tutor's profile rejected by a role change is published. */
+  bus: Pick<Bus<AcademicDatabase>, 'enqueue'>
+}
+
+export function userHandlers(
+  deps: UserEventDeps,
+): Handlers<AcademicDatabase, ConsumerEventType<'academic.users'>> {
   return {
     async 'auth.user.registered'({ data: d }, trx) {
       await upsertUser(trx, {
@@ -25,10 +32,12 @@ export function userHandlers(deps: {
       if (!(await changeRole(trx, d.user_id, d.role, deps.clock.now()))) {
         throw new RetryLater(`no user ${d.user_id} yet; retrying after its registration`)
       }
+      // A tutor no longer a tutor: the profile is rejected, so nobody can book them.
+      await profileAfterRoleChange(trx, deps.bus, d, deps.clock.now())
     },
   }
 }
 
 export function subscribeUsers(bus: Bus<AcademicDatabase>, deps: { clock: Clock }): void {
-  bus.subscribe('academic.users', userHandlers(deps))
+  bus.subscribe('academic.users', userHandlers({ ...deps, bus }))
 }

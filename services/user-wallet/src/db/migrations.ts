@@ -10,6 +10,20 @@ const id = 'varchar(64)'
 export const PLATFORM_ACCOUNT_ID = 'platform'
 export const EXTERNAL_ACCOUNT_ID = 'external'
 
+/**
+ * The platform account's sub-accounts (db/ledger.ts): `platform` itself and 15 more, so that
+ * up to 16 captures at once each credit one without waiting for another. Their ids sort
+ * together and after every other account's (generated ids are hex), so one range of the
+ * primary key finds them all.
+ */
+export const PLATFORM_ACCOUNT_IDS: readonly string[] = [
+  PLATFORM_ACCOUNT_ID,
+  ...Array.from(
+    { length: 15 },
+    (_, i) => `${PLATFORM_ACCOUNT_ID}.${String(i + 1).padStart(2, '0')}`,
+  ),
+]
+
 export const migrations: Migrations = {
   ...busMigrations,
   ...idempotencyMigrations,
@@ -122,5 +136,21 @@ export const migrations: Migrations = {
       await db.schema.dropTable('idempotency_key').ifExists().execute()
     },
     async down() {},
+  },
+  wallet_0003_platform_sub_accounts: {
+    // The platform account spread over sub-accounts (db/ledger.ts), so captures do not queue
+    // behind each other on one row. Each starts at 0: what `platform` holds stays there.
+    async up(db: Kysely<unknown>) {
+      const extra = PLATFORM_ACCOUNT_IDS.filter((id) => id !== PLATFORM_ACCOUNT_ID)
+      await sql`INSERT INTO account (id, user_id, kind, balance) VALUES ${sql.join(
+        extra.map((id) => sql`(${id}, NULL, 'platform', 0)`),
+      )}`.execute(db)
+    },
+    async down(db: Kysely<unknown>) {
+      // Only while they hold nothing: their entries would otherwise lose their account.
+      const extra = PLATFORM_ACCOUNT_IDS.filter((id) => id !== PLATFORM_ACCOUNT_ID)
+      await sql`DELETE FROM account WHERE id IN (${sql.join(extra)})
+        AND id NOT IN (SELECT account_id FROM entry)`.execute(db)
+    },
   },
 }

@@ -13,6 +13,38 @@ export function findProfile(
   return db.selectFrom('profile').selectAll().where(by, '=', value).executeTakeFirst()
 }
 
+/** A profile with its wallet's two balances (0 without a wallet yet). */
+export interface ProfileWithWallet extends ProfileTable {
+  available: number
+  held: number
+}
+
+const profileColumn = {
+  user_id: sql.ref('p.user_id'),
+  email: sql.ref('p.email'),
+  username: sql.ref('p.username'),
+}
+
+/**
+ * The profile and its balances in one statement (a round trip fewer for every read). Written
+ * as SQL rather than with the query builder: this is the read behind every `/user/me`, and
+ * building the query with its two subqueries cost more CPU than the database's answer.
+ */
+export async function findProfileWithWallet(
+  db: Db,
+  by: 'user_id' | 'email' | 'username',
+  value: string,
+): Promise<ProfileWithWallet | undefined> {
+  const { rows } = await sql<ProfileTable & { available: number | null; held: number | null }>`
+    SELECT p.*,
+      (SELECT balance FROM account WHERE user_id = p.user_id AND kind = 'available') AS available,
+      (SELECT balance FROM account WHERE user_id = p.user_id AND kind = 'held') AS held
+    FROM profile p WHERE ${profileColumn[by]} = ${value}`.execute(db)
+  const row = rows[0]
+  if (!row) return undefined
+  return { ...row, available: Number(row.available ?? 0), held: Number(row.held ?? 0) }
+}
+
 export async function profileRole(db: Db, userId: string): Promise<Role | undefined> {
   const row = await db
     .selectFrom('profile')

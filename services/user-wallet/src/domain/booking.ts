@@ -25,8 +25,23 @@ export interface HoldState {
 export type BookingEvent =
   | { type: 'requested'; revision: number; studentId: string; price: number }
   | { type: 'rescheduled'; revision: number; price: number }
-  | { type: 'ended'; studentId: string }
-  | { type: 'completed'; studentId: string; tutorId: string; price: number; fee: number }
+  /** Rejected or cancelled; a late cancel captures `charge` (of which `fee` to the platform). */
+  | {
+      type: 'ended'
+      revision: number
+      studentId: string
+      tutorId: string
+      charge: number
+      fee: number
+    }
+  | {
+      type: 'completed'
+      revision: number
+      studentId: string
+      tutorId: string
+      price: number
+      fee: number
+    }
 
 export type BookingStep =
   /** Nothing to do (a stale revision, or the session is already settled). */
@@ -52,6 +67,11 @@ export type BookingStep =
   /** Cannot be decided yet (completed before its request): retry the event later. */
   | { action: 'wait'; why: string }
 
+/** Settled for good: the session's money went somewhere and a capture is never undone here. */
+const settled = (state: HoldState) => state.status === 'captured'
+/** Ended without money kept: an admin may reopen the session, which asks for a new hold. */
+const closedStatuses: readonly HoldStatus[] = ['declined', 'released', 'closed']
+
 export function nextStep(state: HoldState | undefined, event: BookingEvent): BookingStep {
   switch (event.type) {
     case 'requested': {
@@ -73,7 +93,26 @@ export function nextStep(state: HoldState | undefined, event: BookingEvent): Boo
           amount: newer ? state.amount : event.price,
         }
       }
-      return { action: 'ignore', why: `the session is already ${state.status}` }
+      if (settled(state) || event.revision <= state.revision) {
+        return { action: 'ignore', why: `the session is already ${state.status}` }
+      }
+      // A request of a newer revision: an admin reopened the session.
+      if (state.status === 'open') {
+        // Its old hold was not released yet (that cancel is late, and stale when it comes).
+        return {
+          action: 'adjust',
+          studentId: state.studentId ?? event.studentId,
+          revision: event.revision,
+          from: state.amount,
+          to: event.price,
+        }
+      }
+      return {
+        action: 'hold',
+        studentId: event.studentId,
+        revision: event.revision,
+        amount: event.price,
+      }
     }
     case 'rescheduled': {
       if (!state) {
@@ -99,45 +138,78 @@ export function nextStep(state: HoldState | undefined, event: BookingEvent): Boo
           state: { ...state, revision: event.revision, amount: event.price },
         }
       }
-      if (state.status !== 'open' || state.studentId === null) {
-        return { action: 'ignore', why: `the session is already ${state.status}` }
+      if (state.status === 'open' && state.studentId !== null) {
+        return {
+          action: 'adjust',
+          studentId: state.studentId,
+          revision: event.revision,
+          from: state.amount,
+          to: event.price,
+        }
       }
-      return {
-        action: 'adjust',
-        studentId: state.studentId,
-        revision: event.revision,
-        from: state.amount,
-        to: event.price,
+      if (closedStatuses.includes(state.status) && state.studentId !== null) {
+        // A newer revision of a session this wallet saw end: it was reopened, and this
+        // reschedule overtook the reopening request (or followed a declined revision): hold the
+        // new price; the older request is ignored when it comes.
+        return {
+          action: 'hold',
+          studentId: state.studentId,
+          revision: event.revision,
+          amount: event.price,
+        }
       }
+      return { action: 'ignore', why: `the session is already ${state.status}` }
     }
     case 'ended': {
+      if (state && event.revision < state.revision) {
+        // About an earlier life of the session: it was reopened since (a cancel carries the
+        // revision of its moment, never older than a reschedule before it).
+        return {
+          action: 'ignore',
+          why: `revision ${event.revision} is older than ${state.revision}`,
+        }
+      }
+      const revision = Math.max(state?.revision ?? 0, event.revision)
       if (!state || state.status === 'pending') {
         return {
           action: 'record',
-          state: {
-            status: 'closed',
-            studentId: event.studentId,
-            revision: state?.revision ?? 0,
-            amount: 0,
-          },
+          state: { status: 'closed', studentId: event.studentId, revision, amount: 0 },
         }
       }
       if (state.status === 'open') {
-        return {
-          action: 'release',
-          studentId: state.studentId ?? event.studentId,
-          revision: state.revision,
-          amount: state.amount,
+        const studentId = state.studentId ?? event.studentId
+        if (event.charge > 0) {
+          // A late cancel: its charge is captured from the hold, the rest goes back.
+          const price = Math.min(event.charge, state.amount)
+          return {
+            action: 'capture',
+            studentId,
+            tutorId: event.tutorId,
+            revision,
+            held: state.amount,
+            price,
+            fee: Math.min(event.fee, price),
+          }
         }
+        return { action: 'release', studentId, revision, amount: state.amount }
       }
       if (state.status === 'declined') {
-        return { action: 'close', state: { ...state, status: 'closed', amount: 0 } }
+        return { action: 'close', state: { ...state, status: 'closed', revision, amount: 0 } }
       }
       return { action: 'ignore', why: `the session is already ${state.status}` }
     }
     case 'completed': {
       if (!state || state.status === 'pending') {
         return { action: 'wait', why: 'completed before the request was handled' }
+      }
+      if (settled(state)) return { action: 'ignore', why: 'the session is already captured' }
+      if (event.revision > state.revision) {
+        // The hold of the completed revision is not made yet (a reschedule or a reopening
+        // request still on its way).
+        return {
+          action: 'wait',
+          why: `completed at revision ${event.revision}, held at ${state.revision}`,
+        }
       }
       if (state.status !== 'open') {
         return { action: 'ignore', why: `the session is already ${state.status}` }

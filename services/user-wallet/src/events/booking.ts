@@ -17,8 +17,18 @@ export function bookingHandlers(
     // Not decidable yet: the bus retries it through its retry queues (logged as a wait).
     if (outcome) throw new RetryLater(outcome.wait)
   }
-  const ended = (trx: Trx, d: { session_id: string; student_id: string }) =>
-    apply(trx, d.session_id, { type: 'ended', studentId: d.student_id })
+  const ended = (
+    trx: Trx,
+    d: { session_id: string; revision: number; student_id: string; tutor_id: string },
+    charge = { charge: 0, fee: 0 },
+  ) =>
+    apply(trx, d.session_id, {
+      type: 'ended',
+      revision: d.revision,
+      studentId: d.student_id,
+      tutorId: d.tutor_id,
+      ...charge,
+    })
   return {
     'academic.session.requested': ({ data: d }, trx) =>
       apply(trx, d.session_id, {
@@ -30,10 +40,12 @@ export function bookingHandlers(
     'academic.session.rescheduled': ({ data: d }, trx) =>
       apply(trx, d.session_id, { type: 'rescheduled', revision: d.revision, price: d.price }),
     'academic.session.rejected': ({ data }, trx) => ended(trx, data),
-    'academic.session.cancelled': ({ data }, trx) => ended(trx, data),
+    'academic.session.cancelled': ({ data }, trx) =>
+      ended(trx, data, { charge: data.charge, fee: data.fee }),
     'academic.session.completed': ({ data: d }, trx) =>
       apply(trx, d.session_id, {
         type: 'completed',
+        revision: d.revision,
         studentId: d.student_id,
         tutorId: d.tutor_id,
         price: d.price,

@@ -2,9 +2,14 @@
 import { normalizeEmail, normalizeUsername } from '@tms/contracts'
 import { isDuplicateKey, transaction } from '@tms/db'
 import type { Static } from 'typebox'
-import { ensureWallet, walletBalance } from '../db/ledger.ts'
-import { findProfile, insertProfile, lockProfile, updateProfileFields } from '../db/profiles.ts'
-import type { ProfileTable } from '../db/schema.ts'
+import { ensureWallet } from '../db/ledger.ts'
+import {
+  findProfileWithWallet,
+  insertProfile,
+  lockProfile,
+  type ProfileWithWallet,
+  updateProfileFields,
+} from '../db/profiles.ts'
 import { NoSuchUserError, ProfileConflictError, ProfileNotYetError } from '../domain/errors.ts'
 import type { CreateBody, UpdateBody, UserView } from '../routes/schemas/user.ts'
 import { mayAccess } from './access.ts'
@@ -12,7 +17,7 @@ import type { Caller, WalletDeps } from './deps.ts'
 
 type View = Static<typeof UserView>
 
-async function view(deps: WalletDeps, profile: ProfileTable): Promise<View> {
+function view(deps: WalletDeps, profile: ProfileWithWallet): View {
   return {
     id: profile.user_id,
     username: profile.username,
@@ -20,14 +25,15 @@ async function view(deps: WalletDeps, profile: ProfileTable): Promise<View> {
     name: profile.name,
     phone: profile.phone,
     role: profile.role,
-    ...(await walletBalance(deps.db, profile.user_id)),
+    balance: profile.available + profile.held,
+    available_balance: profile.available,
     currency: deps.currency,
     created_at: profile.created_at.toISOString(),
   }
 }
 
 export async function me(deps: WalletDeps, caller: Caller): Promise<View> {
-  const profile = await findProfile(deps.db, 'user_id', caller.id)
+  const profile = await findProfileWithWallet(deps.db, 'user_id', caller.id)
   if (!profile) throw new ProfileNotYetError()
   return view(deps, profile)
 }
@@ -41,7 +47,7 @@ export async function lookUpUser(
 ): Promise<View> {
   const key =
     by === 'email' ? normalizeEmail(value) : by === 'username' ? normalizeUsername(value) : value
-  const profile = await findProfile(deps.db, by, key)
+  const profile = await findProfileWithWallet(deps.db, by, key)
   if (!profile || !(await mayAccess(deps, caller, profile.user_id))) throw new NoSuchUserError()
   return view(deps, profile)
 }
@@ -58,7 +64,7 @@ export async function updateProfile(
   if (body.name !== undefined) changes.name = body.name
   if (body.phone !== undefined) changes.phone = body.phone
   await updateProfileFields(deps.db, userId, changes, deps.clock.now())
-  const profile = await findProfile(deps.db, 'user_id', userId)
+  const profile = await findProfileWithWallet(deps.db, 'user_id', userId)
   if (!profile) throw new NoSuchUserError()
   return view(deps, profile)
 }
@@ -95,9 +101,9 @@ export async function createProfile(
       await ensureWallet(trx, wanted.user_id)
       return true
     })
-    const profile = await findProfile(deps.db, 'user_id', wanted.user_id)
+    const profile = await findProfileWithWallet(deps.db, 'user_id', wanted.user_id)
     if (!profile) throw new ProfileConflictError()
-    return { created, profile: await view(deps, profile) }
+    return { created, profile: view(deps, profile) }
   } catch (err) {
     if (isDuplicateKey(err)) throw new ProfileConflictError()
     throw err

@@ -3,7 +3,7 @@
 // and the stored answer commit together: these take that transaction.
 import type { Transaction } from '@tms/db'
 import type { Static } from 'typebox'
-import { ledgerEntries, post, walletBalance } from '../db/ledger.ts'
+import { ledgerEntries, post } from '../db/ledger.ts'
 import { findProfile } from '../db/profiles.ts'
 import type { WalletDatabase } from '../db/schema.ts'
 import { NoSuchUserError, WrongCurrencyError } from '../domain/errors.ts'
@@ -42,7 +42,8 @@ async function moveMoney(
     reason: meta.reason ?? null,
     reference: meta.reference ?? null,
   })
-  return { ...(await walletBalance(trx, userId)), transaction_id: posted.transactionId }
+  // The balances after the movement come with it: no read after the posting.
+  return { ...posted.wallet(userId), transaction_id: posted.transactionId }
 }
 
 export function depositMoney(
