@@ -45,6 +45,17 @@ async function cast(system: RunningSystem, credit: number) {
   form.set('cv', new Blob([files.pdf], { type: 'application/pdf' }), 'cv.pdf')
   form.set('id_card', new Blob([files.png], { type: 'image/png' }), 'id.png')
   const profile = await tutor.client.expect(201, 'POST', '/academic/tutor-profiles', form)
+  // The admin reviews each document, then the profile.
+  for (const document of profile.documents as { id: string }[]) {
+    await boss.expect(
+      200,
+      'PATCH',
+      `/academic/tutor-profiles/${profile.id}/documents/${document.id}`,
+      {
+        status: 'approved',
+      },
+    )
+  }
   await boss.expect(200, 'PATCH', `/academic/tutor-profiles/${profile.id}`, {
     status: 'approved',
     review_note: 'documents checked',
