@@ -1,3 +1,4 @@
+export { eventProblems, ledgerProblems, sessionMoves } from './checks.ts'
 export {
   type Account,
   type Answer,
@@ -7,6 +8,17 @@ export {
   login,
   newAccount,
 } from './client.ts'
+export {
+  balances,
+  type Cast,
+  cast,
+  getSession,
+  RATE,
+  requestAuthorized,
+  runToPaid,
+  sessionWhen,
+  slot,
+} from './flows.ts'
 export {
   admin,
   type RunningSystem,
