@@ -12,14 +12,17 @@ export interface Answer<T = any> {
 export class Client {
   readonly url: string
   token: string | undefined
+  /** Waits out a 429's Retry-After (up to this many seconds) and tries again, as a patient client. */
+  retryRateLimitedUpTo: number
 
-  constructor(url: string, token?: string) {
+  constructor(url: string, token?: string, retryRateLimitedUpTo = 0) {
     this.url = url
     this.token = token
+    this.retryRateLimitedUpTo = retryRateLimitedUpTo
   }
 
   as(token: string): Client {
-    return new Client(this.url, token)
+    return new Client(this.url, token, this.retryRateLimitedUpTo)
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: as Answer
@@ -36,7 +39,13 @@ export class Client {
       ;(init.headers as Record<string, string>)['content-type'] = 'application/json'
       init.body = JSON.stringify(body)
     }
-    const res = await fetch(`${this.url}${path}`, init)
+    let res = await fetch(`${this.url}${path}`, init)
+    const wait = Number(res.headers.get('retry-after'))
+    if (res.status === 429 && wait > 0 && wait <= this.retryRateLimitedUpTo) {
+      await res.text()
+      await sleep(wait * 1000)
+      res = await fetch(`${this.url}${path}`, init)
+    }
     const text = await res.text()
     let parsed: unknown = text
     if ((res.headers.get('content-type') ?? '').includes('json') && text !== '') {
