@@ -1,15 +1,29 @@
-// A smoke run against the compose stack (scripts/containers.sh smoke): a student signs up
-// through auth, logs in, and the wallet shows the profile that auth's event made; a reset-code
-// request reaches the mail catcher over SMTP. The full flow through the gateway replaces this
-// once the gateway and the academic service exist.
-//   AUTH_URL=http://127.0.0.1:18001 WALLET_URL=http://127.0.0.1:18002 \
-//   MAIL_URL=http://127.0.0.1:18025 node scripts/compose-smoke.ts
-import { randomBytes } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
+// The end-to-end flows against the compose stack (scripts/containers.sh smoke), through the
+// gateway only, as a client meets it: a tutor's profile with a CV and an ID card reviewed and
+// approved (documents in MinIO), a student credited 100.00 who books a one-hour session at
+// 30.00 that is held, accepted, run, completed and paid (the student ends with 70.00, the
+// tutor with 30.00 less the fee); a rejection that gives the hold back; a hold the funds
+// cannot cover, declined and cancelled; and a reset code that reaches the mail catcher.
+//   GATEWAY_URL=http://127.0.0.1:18000 MAIL_URL=http://127.0.0.1:18025 \
+//   SMOKE_ADMIN_USERNAME=… SMOKE_ADMIN_PASSWORD=… PLATFORM_FEE_BPS=1000 node scripts/compose-smoke.ts
+import {
+  balances,
+  cast,
+  eventually,
+  RATE,
+  requestAuthorized,
+  runToPaid,
+  sessionWhen,
+  slot,
+} from '@tms/e2e'
 
-const authUrl = required('AUTH_URL')
-const walletUrl = required('WALLET_URL')
+const gatewayUrl = required('GATEWAY_URL')
 const mailUrl = required('MAIL_URL')
+const admin = {
+  username: required('SMOKE_ADMIN_USERNAME'),
+  password: required('SMOKE_ADMIN_PASSWORD'),
+}
+const feeBps = Number(process.env.PLATFORM_FEE_BPS ?? 0)
 
 function required(name: string): string {
   const value = process.env[name]
@@ -17,72 +31,78 @@ function required(name: string): string {
   return value
 }
 
-async function call(method: string, url: string, body?: unknown, token?: string) {
-  const response = await fetch(url, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await response.text()
-  return { status: response.status, body: text ? JSON.parse(text) : undefined }
-}
-
-function expect(what: string, ok: boolean, detail: unknown): void {
-  if (!ok) throw new Error(`${what}: ${JSON.stringify(detail)}`)
+function expect(what: string, actual: unknown, expected: unknown): void {
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+    throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`)
+  }
   console.log(`smoke: ${what}`)
 }
 
-/** Polls until `check` gives a value, for effects that travel through the broker. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`${what}: not within 30 s`)
-    await sleep(200)
-  }
-}
-
-const name = `smoke${randomBytes(4).toString('hex')}`
-const email = `${name}@example.com`
-const password = `Smoke-${randomBytes(8).toString('hex')}`
-
-const signup = await call('POST', `${authUrl}/auth/signup`, {
-  username: name,
-  email,
-  password,
-  role: 'student',
-})
-expect('signup through auth answers 201', signup.status === 201, signup)
-
-const login = await call('POST', `${authUrl}/auth/login`, { username: name, password })
-expect('login answers a token', login.status === 200 && login.body.access_token, login)
-const token: string = login.body.access_token
-
-const profile = await eventually('the wallet profile', async () => {
-  const me = await call('GET', `${walletUrl}/user/me`, undefined, token)
-  if (me.status === 404) return undefined
-  return me
-})
+// Book, run, pay.
+const paying = await cast(gatewayUrl, admin, 10_000)
 expect(
-  'the wallet shows the profile made by auth.user.registered',
-  profile.status === 200 &&
-    profile.body.id === signup.body.id &&
-    profile.body.email === email &&
-    profile.body.balance === 0,
-  profile,
+  'the tutor profile is pending, with a cv and an id card',
+  [paying.profile.status, paying.profile.documents.map((d) => d.kind).sort()],
+  ['pending', ['cv', 'id_card']],
+)
+const booked = await requestAuthorized(paying, 9)
+expect('the hold takes 30.00 of the 100.00', await balances(paying.student.client), {
+  balance: 10_000,
+  available: 7000,
+})
+await runToPaid(paying, booked.id)
+const fee = Math.floor((RATE * feeBps) / 10_000)
+expect('the student paid 30.00', await balances(paying.student.client), {
+  balance: 7000,
+  available: 7000,
+})
+expect('the tutor got 30.00 less the fee', await balances(paying.tutor.client), {
+  balance: RATE - fee,
+  available: RATE - fee,
+})
+
+// A rejection gives the hold back.
+const rejecting = await cast(gatewayUrl, admin, 10_000)
+const rejected = await requestAuthorized(rejecting, 11)
+await rejecting.tutor.client.expect(200, 'PATCH', `/academic/class-sessions/${rejected.id}/reject`)
+await sessionWhen(
+  rejecting.student.client,
+  rejected.id,
+  (s) => s.payment_status === 'released',
+  'the release',
+)
+expect('a rejection gives the hold back', await balances(rejecting.student.client), {
+  balance: 10_000,
+  available: 10_000,
+})
+
+// A hold the funds cannot cover.
+const short = await cast(gatewayUrl, admin, 1000)
+const declined = await short.student.client.expect(201, 'POST', '/academic/class-sessions', {
+  tutor_id: short.tutor.id,
+  subject: 'maths',
+  ...slot(13),
+})
+const end = await sessionWhen(
+  short.student.client,
+  declined.id,
+  (s) => s.payment_status === 'declined',
+  'the decline',
+)
+expect(
+  'a hold beyond the funds is declined and the session cancelled',
+  [end.status, end.cancel_reason],
+  ['cancelled', 'insufficient_funds'],
 )
 
-const reset = await call('POST', `${authUrl}/auth/forgot-password/request-otp`, { email })
-expect('a reset code is requested', reset.status === 202, reset)
-await eventually('the reset mail in the catcher', async () => {
-  const recipients = await mailRecipients()
-  return recipients.includes(email) ? true : undefined
-})
-expect('the reset mail reached the mail catcher over SMTP', true, undefined)
+// Mail leaves through auth's outbox and SMTP to the catcher.
+const email = `${paying.student.username}@example.com`
+await paying.api.expect(202, 'POST', '/auth/forgot-password/request-otp', { email })
+await eventually(
+  async () => (await mailRecipients()).includes(email),
+  'the reset mail in the catcher',
+)
+console.log('smoke: the reset mail reached the mail catcher over SMTP')
 
 /** The recipients of every caught mail: Mailpit's API, or MailDev's (the stand-in here). */
 async function mailRecipients(): Promise<string[]> {

@@ -5,7 +5,8 @@
 #            images, each built once and cached by the content that defines it; prints sizes
 #   env      the image variables that choose the stand-ins, as `export` lines
 #   up       docker-compose.yml with the stand-ins and docker-compose.host.yml, until healthy
-#   smoke    up, a signup through auth seen in the wallet, down; prints the figures
+#   smoke    up, the end-to-end flows through the gateway (scripts/compose-smoke.ts), down;
+#            prints the figures
 #   down     the stack removed: containers, volumes, networks and its built images
 #   test [ARGS]  a package's tests with MySQL, RabbitMQ and S3 started by testcontainers
 #            (TEST_* unset); ARGS default to `-F @tms/user-wallet test`
@@ -347,12 +348,16 @@ smoke() {
   ensure_engine
   down # what a killed run may have left
   stack_started=true
+  # The first admin of this stack (auth creates it at start-up) and a platform fee to see taken.
+  export ADMIN_USERNAME=smoke_admin ADMIN_EMAIL=smoke-admin@example.com
+  ADMIN_PASSWORD="smoke-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export ADMIN_PASSWORD PLATFORM_FEE_BPS=1000
   up
   service_start_times >>"$state/figures"
-  # The smoke test reaches the stack where the host override puts it.
-  AUTH_URL=http://127.0.0.1:$(setting AUTH_PORT 18001) \
-    WALLET_URL=http://127.0.0.1:$(setting USER_WALLET_PORT 18002) \
+  # The end-to-end flows reach the stack through its gateway, where the host override puts it.
+  GATEWAY_URL=http://127.0.0.1:$(setting GATEWAY_PORT 18000) \
     MAIL_URL=http://127.0.0.1:$(setting MAIL_UI_PORT 18025) \
+    SMOKE_ADMIN_USERNAME=$ADMIN_USERNAME SMOKE_ADMIN_PASSWORD=$ADMIN_PASSWORD \
     node scripts/compose-smoke.ts
   # Least privilege: each service's MySQL user reaches its own schema only.
   check_database_users
