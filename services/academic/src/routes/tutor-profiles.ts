@@ -64,8 +64,9 @@ export async function tutorProfileRoutes(app: App, { deps }: { deps: AcademicDep
   await app.register(async (open: App) => {
     open.addHook('onRequest', authenticateOptional)
     const security = [...bearerSecurity, {}]
+    // '' rather than '/': the collection is /academic/tutor-profiles, without a trailing slash.
     open.get(
-      '/',
+      '',
       {
         schema: {
           summary: 'Browse tutor profiles',
@@ -236,7 +237,7 @@ export async function tutorProfileRoutes(app: App, { deps }: { deps: AcademicDep
       const formProblems = problems(400, 401, 403, 404, 409, 413, 415)
 
       forms.post(
-        '/',
+        '',
         {
           schema: {
             summary: 'Create the caller’s tutor profile, with its documents',
