@@ -27,6 +27,7 @@ export {
   type IdempotentRequest,
   InvalidKeyError,
   idempotencyMigrations,
+  idempotencyPurgeJob,
   KeyInProgressError,
   KeyReusedError,
   type KeyScope,

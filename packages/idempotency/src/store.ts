@@ -335,6 +335,20 @@ async function saveAnswer(trx: Trx, scope: KeyScope, key: string, answer: Answer
     .execute()
 }
 
+/**
+ * The hourly purge of keys past their TTL, as a job for the service kit's runner
+ * (`{ name, everyMs, run }`) in every service that stores keys. Replica-safe: a batched DELETE
+ * of keys no request uses any more; two replicas at once only share the work. After downtime
+ * the first run deletes everything overdue.
+ */
+export function idempotencyPurgeJob(db: Kysely<IdempotencyTables>, clock: Clock = systemClock) {
+  return {
+    name: 'idempotency-key-purge',
+    everyMs: 60 * 60 * 1000,
+    run: () => purgeIdempotencyKeys(db, clock),
+  }
+}
+
 /** Deletes keys past the TTL, in batches; safe to run in several replicas at once. */
 export async function purgeIdempotencyKeys(
   db: Kysely<IdempotencyTables>,

@@ -1,5 +1,6 @@
 // The academic service: what it adds to the kit's process (docs/service-shape.md). Run as a
 // program it starts the service; tests import it and start the same service with theirs.
+import { idempotencyPurgeJob } from '@tms/idempotency'
 import { createAccessTokenVerifier } from '@tms/jwt'
 import { defineService, runService, type ServiceContext } from '@tms/kit'
 import { type AppDeps, buildApp } from './app.ts'
@@ -10,7 +11,7 @@ import { subscribePayments } from './events/payments.ts'
 import { subscribeUsers } from './events/users.ts'
 import { createDocumentStore } from './storage/index.ts'
 import { documentSweepJob } from './use-cases/document-objects.ts'
-import { expireDueRequests } from './use-cases/session-moves.ts'
+import { sessionExpiryJob } from './use-cases/session-moves.ts'
 
 async function start(
   ctx: ServiceContext<AcademicConfig, AcademicDatabase>,
@@ -24,24 +25,15 @@ async function start(
   const store = overrides?.store ?? createDocumentStore(config)
   await store.init()
   const app = await buildApp({ ...ctx, verifyAccessToken, settings: config, store, ...overrides })
-  // Requests unanswered at their start. Replica-safe: each batch takes the due rows FOR UPDATE
-  // SKIP LOCKED, so replicas share them and none is cancelled twice; a run takes every past-due
-  // request however old, so the first run after downtime catches up.
-  const expiry = {
-    name: 'session-expiry',
-    everyMs: 60_000,
-    run: () => expireDueRequests({ db, bus, clock }),
-  }
-  const jobs = [documentSweepJob({ ...ctx, store }, config), expiry]
+  const jobs = [
+    documentSweepJob({ ...ctx, store }, config),
+    sessionExpiryJob({ db, bus, clock }),
+    idempotencyPurgeJob(db, clock),
+  ]
   return { app, jobs, onClose: async () => store.close() }
 }
 
-export const academic = defineService({
-  name: 'academic',
-  configSpec,
-  configProblems,
-  migrations,
-  start,
-})
+const service = { name: 'academic', configSpec, configProblems, migrations, start }
+export const academic = defineService(service)
 
 if (import.meta.main) await runService(academic)

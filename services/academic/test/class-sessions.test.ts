@@ -1,6 +1,7 @@
 // The class-session routes on the real database: requests and their validation, who may see
 // and do what (403 for a role that may never, 404 for another's session), listing with
 // filters and cursor paging, and the Idempotency-Key of a request.
+import { IDEMPOTENCY_TTL_MS } from '@tms/idempotency'
 import { answerProblem } from '@tms/testing'
 import t from 'tap'
 import { BASE, eventsOf, force, sessionsHarness, slot } from './sessions-helpers.ts'
@@ -318,4 +319,22 @@ t.test('Idempotency-Key on a request: replayed, reused, refused', async (t) => {
   t.equal(fresh.statusCode, 201, 'the slot is free again once cancelled')
   const rows = await h.db.selectFrom('class_sessions').select('id').execute()
   t.equal(rows.length, 2)
+})
+
+t.test("the service's purge job deletes keys past their 24 hours, and only those", async (t) => {
+  const h = await sessionsHarness(t)
+  await h.addTutor('tut')
+  await h.addUser('stu', 'student')
+  await h.call('stu', 'POST', BASE, slot(h.clock, 'tut', 48), { 'idempotency-key': 'old' })
+  h.clock.advance(IDEMPOTENCY_TTL_MS - 60_000)
+  await h.call('stu', 'POST', BASE, slot(h.clock, 'tut', 72), { 'idempotency-key': 'new' })
+  h.clock.advance(120_000)
+  // The job as main.ts lists it.
+  const purge = h.job('idempotency-key-purge') as { run(): Promise<number> }
+  t.equal(await purge.run(), 1)
+  const keys = await h.db.selectFrom('idempotency_keys').select('idem_key').execute()
+  t.same(
+    keys.map((k) => k.idem_key),
+    ['new'],
+  )
 })

@@ -1,6 +1,6 @@
 // The user-wallet service: what it adds to the kit's process (docs/service-shape.md). Run as a
 // program it starts the service; tests import it and start the same service with theirs.
-import { purgeIdempotencyKeys } from '@tms/idempotency'
+import { idempotencyPurgeJob } from '@tms/idempotency'
 import { createAccessTokenVerifier } from '@tms/jwt'
 import { defineService, runService, type ServiceContext } from '@tms/kit'
 import { type AppDeps, buildApp } from './app.ts'
@@ -9,8 +9,6 @@ import { migrations } from './db/migrations.ts'
 import type { WalletDatabase } from './db/schema.ts'
 import { subscribeBooking } from './events/booking.ts'
 import { subscribeProfiles } from './events/profiles.ts'
-
-const HOUR = 60 * 60 * 1000
 
 async function start(
   ctx: ServiceContext<WalletConfig, WalletDatabase>,
@@ -22,14 +20,7 @@ async function start(
   const keys = { jwksUrl: config.jwksUrl }
   const verifyAccessToken = createAccessTokenVerifier({ issuer: config.jwtIssuer, keys })
   const app = await buildApp({ ...ctx, verifyAccessToken, settings: config, ...overrides })
-  // Expired Idempotency-Keys. Replica-safe: a batched DELETE of keys past their 24 hours,
-  // which no request uses any more; two replicas at once only share the work.
-  const purgeKeys = {
-    name: 'idempotency-key-purge',
-    everyMs: HOUR,
-    run: () => purgeIdempotencyKeys(db, clock),
-  }
-  return { app, jobs: [purgeKeys] }
+  return { app, jobs: [idempotencyPurgeJob(db, clock)] }
 }
 
 export const wallet = defineService({ name: 'user-wallet', configSpec, migrations, start })

@@ -277,6 +277,11 @@ export async function cancelBySystem(
   })
 }
 
+/** The expiry as a job for the kit's runner: every minute, replica-safe, catching up. */
+export function sessionExpiryJob(deps: MoveDeps & Pick<AcademicDeps, 'db'>) {
+  return { name: 'session-expiry', everyMs: 60_000, run: () => expireDueRequests(deps) }
+}
+
 /** How many due requests one expiry transaction takes. */
 const EXPIRY_BATCH = 100
 
