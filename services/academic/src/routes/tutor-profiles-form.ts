@@ -2,9 +2,9 @@
 // collected, each file goes through the upload pipeline into a spool file as it arrives (fields
 // may come before, after or between files), and anything the form may not carry is refused the
 // moment it shows up, before more of the body is read.
-import type { Multipart } from '@fastify/multipart'
-import { HttpProblem, httpError } from '@tms/http'
-import type { FastifyRequest } from 'fastify'
+import multipart, { type Multipart } from '@fastify/multipart'
+import { type App, HttpProblem, httpError, problems } from '@tms/http'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import {
   checkFileCount,
   type DocumentKind,
@@ -13,6 +13,7 @@ import {
   RuleViolation,
 } from '../domain/profiles.ts'
 import { documentFilename } from '../storage/filename.ts'
+import { temporaryDirectory } from '../storage/store.ts'
 import {
   DocumentTooLargeError,
   discardSpooled,
@@ -21,6 +22,43 @@ import {
   spoolUpload,
   UnsupportedDocumentTypeError,
 } from '../storage/upload.ts'
+import type { AcademicDeps } from '../use-cases/deps.ts'
+
+/**
+ * Makes `forms` a scope of multipart forms, streamed by their handlers (formReader): the
+ * parser only hands over parts, anything but multipart/form-data is 415.
+ */
+export async function takeForms(forms: App): Promise<void> {
+  await forms.register(multipart)
+  forms.addHook('preValidation', async (request) => {
+    if (!request.isMultipart()) throw httpError(415, 'send the form as multipart/form-data')
+    // The schema documents the form; what it holds is checked as it streams in.
+    request.body = {}
+  })
+  forms.addHook('onSend', closeUnlessBodyRead)
+}
+
+/** What a form route may answer besides its success. */
+export const formProblems = problems(400, 401, 403, 404, 409, 413, 415)
+
+/** Reads the request's form, allowing these text fields: the use-cases' view of a form. */
+export type FormReader = (textFields: readonly string[]) => Promise<ReceivedForm>
+
+/** The FormReader of a request. */
+export function formReader(request: FastifyRequest, deps: AcademicDeps): FormReader {
+  const spoolDir = temporaryDirectory(deps.settings.dataDir)
+  return (fields) => receiveForm(request, fields, spoolDir)
+}
+
+/**
+ * A form refused before its body was read to the end (a file over the limit, an unknown
+ * field): the answer closes the connection, rather than leave the rest of the upload unread on
+ * a kept-alive one.
+ */
+async function closeUnlessBodyRead(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
+  if (!request.raw.complete) reply.header('connection', 'close')
+  return payload
+}
 
 export interface ReceivedFile {
   kind: DocumentKind

@@ -51,7 +51,7 @@ import type {
   ProfileViewType as ProfileView,
   UpdateBody,
 } from '../routes/schemas/tutor-profiles.ts'
-import type { ReceivedFile, ReceivedForm } from '../routes/tutor-profiles-form.ts'
+import type { FormReader, ReceivedFile, ReceivedForm } from '../routes/tutor-profiles-form.ts'
 import { discardSpooled } from '../storage/upload.ts'
 import type { AcademicDeps, Caller as TokenCaller } from './deps.ts'
 import { discardUploads, removeObjects, storeUploads } from './document-objects.ts'
@@ -290,9 +290,6 @@ async function insertDocuments(trx: Trx, profileId: string, documents: DocumentT
   for (const d of documents) d.profile_id = profileId
   await trx.insertInto('tutor_documents').values(documents).execute()
 }
-
-/** Reads the request's form, allowing these text fields (routes/tutor-profiles-form.ts). */
-export type FormReader = (textFields: readonly string[]) => Promise<ReceivedForm>
 
 /**
  * Reads the form once the caller may send it (so a refused caller's files are never read), runs
