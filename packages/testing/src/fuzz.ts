@@ -25,3 +25,19 @@ export function fuzzSettings(
   t.comment(`FUZZ_SEED=${seed} FUZZ_RUNS=${runs} replays this run`)
   return { seed, numRuns: runs }
 }
+
+/**
+ * A request in the shape the fuzz tests generate (`{ method, url, body: EncodedBody }`), with a
+ * JSON body when one is given: for a property's `examples`, the requests that run every time so
+ * that what a test asserts about the answers seen does not rest on the seed.
+ */
+export function exampleRequest(method: string, url: string, body?: object) {
+  return {
+    method,
+    url,
+    body:
+      body === undefined
+        ? { headers: {} as Record<string, string> }
+        : { headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) },
+  }
+}

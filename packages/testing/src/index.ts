@@ -26,7 +26,7 @@ export {
 export { containersChosen, dockerReachable, testImages } from './containers.ts'
 export type { TestContext } from './context.ts'
 export { eventually } from './eventually.ts'
-export { type FuzzSettings, fuzzSettings } from './fuzz.ts'
+export { exampleRequest, type FuzzSettings, fuzzSettings } from './fuzz.ts'
 export { amqpServerUrl, mysqlServerUrl } from './infra.ts'
 export {
   createTestS3,

@@ -7,6 +7,7 @@ import {
   answerProblem,
   authorization,
   encodedBody,
+  exampleRequest,
   fuzzSettings,
   nearBody,
   pathSegment,
@@ -182,6 +183,21 @@ t.test('no tutor-profile route answers a 5xx or a refusal without a problem', as
     }),
   )
 
+  const mine = `/academic/tutor-profiles/${profile.id}`
+  const approve = { status: 'approved' }
+  const newCv = {
+    parts: [
+      {
+        kind: 'file',
+        name: 'cv',
+        bytes: sample.pdf(500),
+        type: 'application/pdf',
+        filename: 'cv.pdf',
+      },
+    ],
+    cut: undefined,
+  }
+
   const statuses = new Map<number, number>()
   await fc.assert(
     fc.asyncProperty(request, authorization(tokens), async (r, authHeader) => {
@@ -211,7 +227,25 @@ t.test('no tutor-profile route answers a 5xx or a refusal without a problem', as
       const problem = answerProblem(res)
       if (problem) throw new Error(`${r.method} ${r.url}: ${problem}`)
     }),
-    fuzzSettings(t, { numRuns: 1500 }),
+    {
+      ...fuzzSettings(t, { numRuns: 1500 }),
+      // Requests that reach each asserted answer every run, so the coverage asserted below does
+      // not rest on the seed: [request, the caller (an index into tokens, or none)].
+      examples: (
+        [
+          [exampleRequest('GET', '/academic/tutor-profiles'), undefined], // 200
+          [{ method: 'FORM', url: `${mine}/documents`, body: newCv }, 0], // 201
+          [exampleRequest('PATCH', mine, { unknown: 1 }), 0], // 400
+          [exampleRequest('PATCH', mine, { bio: 'x' }), undefined], // 401
+          [exampleRequest('PATCH', `${mine}/documents/${profile.documents[0].id}`, approve), 0], // 403
+          [exampleRequest('GET', '/academic/tutor-profiles/nope'), 2], // 404
+          [exampleRequest('POST', `${mine}/documents`, { bio: 'x' }), 0], // 415: not a form
+        ] as const
+      ).map(([request, who]) => [
+        request,
+        who === undefined ? undefined : `Bearer ${tokens[who]}`,
+      ]) as never,
+    },
   )
   t.comment(`statuses: ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`)
   for (const status of [200, 201, 400, 401, 403, 404, 415]) {

@@ -7,6 +7,7 @@ import {
   authorization,
   emailLike,
   encodedBody,
+  exampleRequest,
   fuzzSettings,
   nameLike,
   nearBody,
@@ -15,7 +16,7 @@ import {
 } from '@tms/testing'
 import fc from 'fast-check'
 import t from 'tap'
-import { login, setup, signup } from './helpers.ts'
+import { login, newAccount, setup, signup } from './helpers.ts'
 
 t.test('no auth route answers a 5xx or a refusal without a problem', async (t) => {
   const h = await setup(t, { rateLimitPerAccount: 1_000_000, rateLimitPerAddress: 1_000_000 })
@@ -160,6 +161,7 @@ t.test('no auth route answers a 5xx or a refusal without a problem', async (t) =
     }),
   )
 
+  const plainText = { 'content-type': 'text/plain' }
   const auth = authorization([adminTokens.access_token, studentTokens.access_token])
   let answered = 0
   const statuses = new Map<number, number>()
@@ -180,7 +182,40 @@ t.test('no auth route answers a 5xx or a refusal without a problem', async (t) =
       const problem = answerProblem(res)
       if (problem) throw new Error(`${r.method} ${r.url}: ${problem}`)
     }),
-    fuzzSettings(t, { numRuns: 5000 }),
+    {
+      ...fuzzSettings(t, { numRuns: 5000 }),
+      // Requests that reach each asserted answer every run, so the coverage asserted below does
+      // not rest on the seed: [request, the caller (an index into the tokens, or none)].
+      examples: (
+        [
+          [exampleRequest('GET', '/'), undefined], // 200
+          [
+            exampleRequest('POST', '/auth/signup', newAccount({ username: 'fuzz_example' })),
+            undefined,
+          ], // 201
+          [exampleRequest('POST', '/auth/logout', { refresh_token: 'unknown' }), undefined], // 204
+          [exampleRequest('POST', '/auth/signup', {}), undefined], // 400
+          [
+            exampleRequest('PATCH', '/auth/update-role', { user_id: student.id, role: 'tutor' }),
+            undefined,
+          ], // 401
+          [exampleRequest('PATCH', '/auth/update-role', { user_id: student.id, role: 'tutor' }), 1], // 403
+          [
+            {
+              ...exampleRequest('POST', '/auth/signup'),
+              body: { headers: plainText, payload: 'x' },
+            },
+            undefined,
+          ], // 415
+        ] as const
+      ).map(([request, who]) => [
+        request,
+        who === undefined
+          ? undefined
+          : `Bearer ${[adminTokens.access_token, studentTokens.access_token][who]}`,
+        1,
+      ]) as never,
+    },
   )
   t.comment(`statuses: ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`)
   t.ok(answered > 0)

@@ -7,6 +7,7 @@ import {
   authorization,
   emailLike,
   encodedBody,
+  exampleRequest,
   fuzzSettings,
   nameLike,
   nearBody,
@@ -156,14 +157,6 @@ t.test('no wallet route answers a 5xx or a refusal without a problem', async (t)
     { nil: undefined },
   )
 
-  const json = (method: string, url: string, body?: object) => ({
-    method,
-    url,
-    body:
-      body === undefined
-        ? { headers: {} }
-        : { headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) },
-  })
   const statuses = new Map<number, number>()
   await fc.assert(
     fc.asyncProperty(request, authorization(tokens), idempotencyKey, async (r, authHeader, key) => {
@@ -188,12 +181,19 @@ t.test('no wallet route answers a 5xx or a refusal without a problem', async (t)
       // so the coverage asserted below does not rest on the seed.
       examples: [
         [
-          json('POST', '/user/create', { user_id: 'carol1', username: 'carol1', email: 'c@x.io' }),
+          exampleRequest('POST', '/user/create', {
+            user_id: 'carol1',
+            username: 'carol1',
+            email: 'c@x.io',
+          }),
           0,
         ],
-        [json('POST', '/user/alice1/deposit', { amount: 10 }), 0],
-        [json('POST', '/user/alice1/debit', { amount: 1_000_000, reason: 'too much' }), 0],
-        [json('GET', '/user/me'), 1],
+        [exampleRequest('POST', '/user/alice1/deposit', { amount: 10 }), 0],
+        [
+          exampleRequest('POST', '/user/alice1/debit', { amount: 1_000_000, reason: 'too much' }),
+          0,
+        ],
+        [exampleRequest('GET', '/user/me'), 1],
       ].map(([request, who]) => [request, `Bearer ${tokens[who as number]}`, undefined] as never),
     },
   )
