@@ -268,6 +268,42 @@ for (const driver of drivers) {
         const list = (await get('/academic/tutor-profiles', token)).json()
         t.same(list.items, [], `${who}: not in the browse`)
       }
+      // Changes: a student may never (403, alike for a profile that does not exist: the answer
+      // tells nothing of it); another tutor learns nothing (404).
+      const change = (method: 'PATCH', url: string, token: string) =>
+        service.app.inject({ method, url, headers: bearer(token), payload: { bio: 'x' } })
+      const nowhere = '/academic/tutor-profiles/00000000-0000-7000-8000-000000000000'
+      for (const url of [base, nowhere]) {
+        const what = url === base ? 'the pending profile' : 'no profile'
+        t.equal(
+          (await change('PATCH', url, student.token)).statusCode,
+          403,
+          `a student: edit ${what}`,
+        )
+        const remove = await service.app.inject({
+          method: 'DELETE',
+          url,
+          headers: bearer(student.token),
+        })
+        t.equal(remove.statusCode, 403, `a student: delete ${what}`)
+        const removeCv = await service.app.inject({
+          method: 'DELETE',
+          url: `${url}/documents/${cv.id}`,
+          headers: bearer(student.token),
+        })
+        t.equal(removeCv.statusCode, 403, `a student: remove a document of ${what}`)
+        const add = await postForm(service, `${url}/documents`, student.token, {}, [
+          { field: 'certificates', bytes: sample.png() },
+        ])
+        t.equal(add.statusCode, 403, `a student: add documents to ${what}`)
+      }
+      t.equal((await change('PATCH', base, other.token)).statusCode, 404, 'another tutor: edit')
+      t.equal(
+        (await service.app.inject({ method: 'DELETE', url: base, headers: bearer(other.token) }))
+          .statusCode,
+        404,
+        'another tutor: delete',
+      )
       t.equal((await get(`${base}/documents/${cv.id}`)).statusCode, 401, 'anonymous: file')
       t.equal((await get(`${base}/documents/${cv.id}`, admin.token)).statusCode, 200, 'admin')
       t.equal((await get(`${base}/documents`, admin.token)).statusCode, 200)

@@ -114,15 +114,23 @@ export function browseVisibility(caller: Caller | null): Visibility {
 }
 
 /**
- * Changing a profile or its documents: an admin anyone's, a tutor their own. A student may never
- * (403); a tutor touching another's profile learns nothing of it (404).
+ * A student may never change a profile or its documents: 403 before any profile is looked up,
+ * so that the answer is the same whether the profile exists or not.
  */
-export function mayChange(caller: Caller, profile: ProfileFacts): void {
-  const s = standing(caller, profile)
-  if (s === 'admin' || s === 'owner') return
+export function mayChangeProfiles(caller: Caller): void {
   if (caller.role === 'student') {
     throw new RuleViolation('forbidden', 'tutor profiles are changed by their tutor or an admin')
   }
+}
+
+/**
+ * Changing a profile or its documents: an admin anyone's, a tutor their own. A student may never
+ * (403, mayChangeProfiles); a tutor touching another's profile learns nothing of it (404).
+ */
+export function mayChange(caller: Caller, profile: ProfileFacts): void {
+  mayChangeProfiles(caller)
+  const s = standing(caller, profile)
+  if (s === 'admin' || s === 'owner') return
   throw new RuleViolation('hidden', 'no such tutor profile')
 }
 

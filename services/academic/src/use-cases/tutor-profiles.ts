@@ -28,6 +28,7 @@ import {
   checkEditableFields,
   checkRemovable,
   mayChange,
+  mayChangeProfiles,
   maySeeDocuments,
   normaliseSubject,
   ProfileExistsError,
@@ -395,6 +396,7 @@ async function recordProfile(
 
 /** Loads and locks a profile the caller may change (else 403/404). */
 async function changeable(trx: Trx, caller: Caller, profileId: string) {
+  mayChangeProfiles(caller)
   const profile = await lockProfile(trx, profileId)
   if (!profile) throw noSuchProfile()
   mayChange(caller, profile)
@@ -424,6 +426,7 @@ export async function addDocuments(
 ): Promise<ProfileView> {
   const caller = await acting(deps, token)
   // Checked before the form is read, and again under the lock.
+  mayChangeProfiles(caller)
   const found = await findProfile(deps.db, profileId)
   if (!found) throw noSuchProfile()
   mayChange(caller, found)
