@@ -10,11 +10,11 @@ set -eu
 package=$1
 out=$2
 
-pnpm install --offline --frozen-lockfile --prod --filter "$package..."
+pnpm install --offline --frozen-lockfile --prod --filter-prod "$package..."
 
 mkdir -p "$out"
 cp -a package.json pnpm-workspace.yaml node_modules "$out/"
-pnpm --filter "$package..." ls --depth -1 --json |
+pnpm --filter-prod "$package..." ls --depth -1 --json |
   node -e '
     let text = ""
     process.stdin.on("data", (chunk) => (text += chunk))
