@@ -158,6 +158,11 @@ t.test('events of each move carry the revision, the actor and the reason', async
     actor_id: 'tut',
   })
   const rejected = await sessionIn(h, R)
+  // A person's reason never passes for one the service sets itself.
+  for (const reason of ['insufficient_funds', 'expired', 'deleted']) {
+    const spoofed = await h.call('tut', 'PATCH', `${BASE}/${rejected}/reject`, { reason })
+    t.equal(spoofed.statusCode, 400, `a reject with reason ${reason}`)
+  }
   await h.call('tut', 'PATCH', `${BASE}/${rejected}/reject`, { reason: 'busy' })
   t.match(await h.call('stu', 'GET', `${BASE}/${rejected}`).then((r) => r.json()), {
     status: 'rejected',
@@ -306,6 +311,11 @@ t.test('admin override: reason recorded, money follows, never out of completed',
 
   // To cancelled with a charge: captured from the hold, the rest released.
   const charged = await sessionIn(h, A)
+  const spoofed = await h.call('adm', 'PATCH', `${BASE}/${charged}`, {
+    status: 'cancelled',
+    reason: 'expired',
+  })
+  t.equal(spoofed.statusCode, 400, 'an override cannot pass for an expiry either')
   const c = await h.call('adm', 'PATCH', `${BASE}/${charged}`, {
     status: 'cancelled',
     reason: 'no-show',

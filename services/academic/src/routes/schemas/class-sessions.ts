@@ -1,7 +1,7 @@
 // Request and response schemas of /academic/class-sessions; every body refuses unknown fields.
 // The views are derived from them (`Static`), and the use-cases answer in these shapes.
 import Type, { type Static, type TSchema } from 'typebox'
-import { paymentStatuses, sessionStatuses } from '../../domain/sessions.ts'
+import { paymentStatuses, sessionStatuses, systemCancelReasons } from '../../domain/sessions.ts'
 
 const strict = { additionalProperties: false } as const
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
@@ -13,7 +13,17 @@ const TimeInput = Type.String({
   description: 'ISO 8601 with Z or an offset (normalised to UTC), on a whole minute',
   examples: ['2030-01-07T17:00:00Z'],
 })
-const Reason = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' })
+/**
+ * A person's reason, which becomes the session's `cancel_reason` when it closes it: never one of
+ * the codes the service sets itself (`expired`, `insufficient_funds`, `deleted`), so that a
+ * cancel cannot pass for an expiry or a declined hold.
+ */
+const notSystemCode = { not: { enum: Object.values(systemCancelReasons) } }
+const Reason = {
+  ...Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' }),
+  ...notSystemCode,
+  description: 'free text; not one of the codes the service sets itself',
+}
 
 export const SessionParams = Type.Object({ session_id: Id }, strict)
 
@@ -37,6 +47,7 @@ export const PatchBody = Type.Object(
     status: Type.Optional({ ...Status, description: 'admins only: an override' }),
     reason: Type.Optional({
       ...Type.String({ minLength: 1, maxLength: 500, pattern: '\\S' }),
+      ...notSystemCode,
       description: 'required with `status`: recorded with the acting admin',
     }),
     charge: Type.Optional(
