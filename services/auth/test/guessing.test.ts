@@ -40,6 +40,21 @@ t.test('60 concurrent wrong guesses: at most the limit get past the check', asyn
   }
 })
 
+t.test('60 concurrent wrong guesses from 60 addresses: at most twice the limit', async (t) => {
+  const { app } = await setup(t, limits)
+  const user = await signup(app)
+  // Each address is fresh, so after the account's own allowance the second one (kept for the
+  // owner elsewhere, shared by every fresh address) takes the limit once more, and no more.
+  const answers = await Promise.all(
+    Array.from({ length: 60 }, (_, i) =>
+      guess(app, user.username, `wrong guess ${i}`, `10.1.${i}.1`),
+    ),
+  )
+  const codes = answers.map((a) => a.statusCode)
+  t.equal(codes.filter((c) => c === 401).length, 20, 'two allowances got a hash each')
+  t.equal(codes.filter((c) => c === 429).length, 40, 'the rest were refused before hashing')
+})
+
 t.test('a burst with the right password in it does not get it through', async (t) => {
   const { app } = await setup(t, limits)
   const user = await signup(app)
