@@ -5,6 +5,7 @@
 // ownership.
 import fastifyJwt from '@fastify/jwt'
 import type { Clock } from '@tms/clock'
+import { roles } from '@tms/contracts'
 import { httpError } from '@tms/http'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -12,7 +13,6 @@ import { type KeySource, KeysUnavailableError } from './keys.ts'
 import type { Access, Role } from './route-table.ts'
 
 export const ACCESS_TOKEN_AUDIENCE = 'tms-api'
-const roles: readonly Role[] = ['student', 'tutor', 'admin']
 
 export interface Caller {
   id: string

@@ -3,7 +3,9 @@
 // service (/metrics, /health/*, /openapi.json) is reachable by accident. Ownership ("own
 // sessions", "self or admin") stays in the services, which verify the token again.
 
-export type Role = 'student' | 'tutor' | 'admin'
+import type { Role } from '@tms/contracts'
+
+export type { Role }
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
 /**

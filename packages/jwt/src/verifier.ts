@@ -3,6 +3,7 @@
 // every service relies on. Anything else (a refresh token, an ID token, `alg: none`, an HMAC
 // forged with the public key, a token spelled with base64 padding, one issued in the future)
 // is refused.
+import { type Clock, systemClock } from '@tms/clock'
 import { type Role, roles } from '@tms/contracts'
 import {
   createLocalJWKSet,
@@ -51,8 +52,8 @@ export interface VerifierOptions {
    * service can be configured with): `iat` is required, and one in the future is refused.
    */
   maxTokenAgeSeconds?: number
-  /** For tests: the time to check `exp` against. */
-  now?: () => Date
+  /** The time to check `exp`, `nbf` and `iat` against (the service's clock; tests move it). */
+  clock?: Clock
   /**
    * Tokens verified already, kept to answer again without a signature check (default 10 000;
    * 0 keeps none). See VerifiedTokens.
@@ -145,6 +146,7 @@ class VerifiedTokens {
 export function createAccessTokenVerifier(options: VerifierOptions): AccessTokenVerifier {
   const getKey = keyResolver(options.keys)
   const tolerance = options.clockToleranceSeconds ?? 5
+  const clock = options.clock ?? systemClock
   // Also refuses an `iat` in the future (beyond the tolerance).
   const maxTokenAge = options.maxTokenAgeSeconds ?? 3600
   const cache = new VerifiedTokens(options.cacheSize ?? 10_000)
@@ -161,7 +163,7 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
         requiredClaims: ['sub', 'exp', 'iat'],
         clockTolerance: tolerance,
         maxTokenAge,
-        currentDate: options.now?.(),
+        currentDate: clock.now(),
       })
       payload = result.payload
     } catch (err) {
@@ -189,7 +191,7 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
   return async (token) => {
     const known = cache.get(token)
     if (known) {
-      const now = options.now?.() ?? new Date()
+      const now = clock.now()
       if (timesRefusal(known.times, now, tolerance, maxTokenAge) === undefined) return known.user
       cache.drop(token)
     }

@@ -1,3 +1,4 @@
+import type { Clock } from '@tms/clock'
 import { bearerSecurity, buildFastify } from '@tms/http'
 import { createImpostorIssuer, createTestIssuer } from '@tms/testing'
 import { base64url, createLocalJWKSet, SignJWT } from 'jose'
@@ -198,7 +199,7 @@ t.test('the verifier checks expiry against an injected clock', async (t) => {
   const verify = createAccessTokenVerifier({
     issuer: issuer.issuer,
     keys: { jwks: issuer.jwks },
-    now: () => now,
+    clock: { now: () => now },
   })
   const token = await issuer.mint(alice)
   t.same(await verify(token), { id: 'u-alice', role: 'student', username: 'alice' })
@@ -207,7 +208,7 @@ t.test('the verifier checks expiry against an injected clock', async (t) => {
 })
 
 /** A verifier over the issuer's keys that counts how often a key is looked up (a full check). */
-async function countingVerifier(options: { cacheSize?: number; now?: () => Date } = {}) {
+async function countingVerifier(options: { cacheSize?: number; clock?: Clock } = {}) {
   const issuer = await createTestIssuer()
   const local = createLocalJWKSet(issuer.jwks)
   let fullChecks = 0
@@ -270,12 +271,12 @@ t.test('a cached token is refused exactly when a full check refuses it', async (
   // around nbf, exp and the maximum age (and back), and the cached verifier must say what a
   // verifier without a cache says.
   let now = new Date()
-  const clock = () => now
-  const cached = await countingVerifier({ now: clock })
+  const clock = { now: () => now }
+  const cached = await countingVerifier({ clock })
   const uncached = createAccessTokenVerifier({
     issuer: cached.issuer.issuer,
     keys: { jwks: cached.issuer.jwks },
-    now: clock,
+    clock,
     cacheSize: 0,
   })
   const token = await cached.issuer.mint(alice, { notBefore: -2, expiresIn: 60 })

@@ -66,7 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     verify: createAccessTokenVerifier({
       issuer: settings.jwtIssuer,
       keys: { jwks: deps.keys.jwks },
-      now: () => clock.now(),
+      clock,
     }),
   })
   const concurrency = settings.passwordHashConcurrency

@@ -1,5 +1,6 @@
 // The rules of tutor profiles and their documents, without I/O: who sees and changes what, the
 // fields of a profile, which files a profile holds, and how reviews move the statuses.
+import type { Role } from '@tms/contracts'
 
 export type ReviewStatus = 'pending' | 'approved' | 'rejected'
 export type ProfileStatus = ReviewStatus
@@ -7,7 +8,6 @@ export type DocumentStatus = ReviewStatus
 /** What an admin may decide. */
 export type ReviewDecision = 'approved' | 'rejected'
 export type DocumentKind = 'cv' | 'id_card' | 'certificate'
-export type Role = 'student' | 'tutor' | 'admin'
 
 export const MAX_CERTIFICATES = 5
 export const MAX_SUBJECTS = 20
