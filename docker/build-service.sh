@@ -10,6 +10,9 @@ set -eu
 package=$1
 out=$2
 
+# `pnpm fetch` (the Dockerfile's cached layer) filled node_modules with the dependencies of every
+# workspace package, test tools included: start over from its store with this package's only.
+rm -rf node_modules
 pnpm install --offline --frozen-lockfile --prod --filter-prod "$package..."
 
 mkdir -p "$out"
