@@ -163,8 +163,13 @@ export function createBus<DB, Top extends Topology = typeof consumerQueues>(
       }
       if (!stallTimer) {
         const stallEvery = Math.max(100, Math.min((options.stallAfterMs ?? 60_000) / 4, 5000))
-        // Looking is enough: status() logs a consumer that became stalled or recovered.
-        stallTimer = setInterval(() => bus.status(), stallEvery)
+        // Each look asks the broker about the idle consumers' queues, then status() logs a
+        // consumer that became stalled or recovered.
+        stallTimer = setInterval(() => {
+          void Promise.all(consumers.map((c) => c.lookAtQueue().catch(() => {}))).then(() =>
+            bus.status(),
+          )
+        }, stallEvery)
         stallTimer.unref()
       }
       await link.start()

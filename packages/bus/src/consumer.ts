@@ -64,6 +64,10 @@ export class Consumer {
   private readonly inFlight = new Set<Promise<void>>()
   private lane: Lane | undefined
   private lastProgressAt: Date | undefined
+  /** Messages ready in the queue at the last look while idle (lookAtQueue). */
+  private waiting: number | undefined
+  /** Consecutive looks that found messages ready while this consumer had none to handle. */
+  private waitingLooks = 0
 
   constructor(options: ConsumerOptions) {
     this.options = options
@@ -114,15 +118,47 @@ export class Consumer {
    * Unsettled deliveries on the current channel, and the last sign of progress: a settle, the
    * first delivery after being idle, or the start on this channel.
    */
-  progress(): { consumer: string; unsettled: number; lastProgressAt: Date | undefined } {
+  progress(): {
+    consumer: string
+    unsettled: number
+    lastProgressAt: Date | undefined
+    waiting: number | undefined
+    waitingLooks: number
+  } {
     const lane = this.lane
     const unsettled = lane?.open ? lane.unsettled : 0
-    return { consumer: this.name, unsettled, lastProgressAt: this.lastProgressAt }
+    return {
+      consumer: this.name,
+      unsettled,
+      lastProgressAt: this.lastProgressAt,
+      waiting: this.waiting,
+      waitingLooks: this.waitingLooks,
+    }
+  }
+
+  /**
+   * The broker's side of an idle consumer: messages ready in its queue while none is delivered
+   * to it means the broker counts its prefetch as full, with acks it never received. The process
+   * cannot see that from its own deliveries (it thinks it settled them all), so the bus asks the
+   * broker on its stall timer. A message may be ready for a moment before its delivery: what
+   * counts is the number of looks in a row that found messages ready.
+   */
+  async lookAtQueue(): Promise<void> {
+    const lane = this.lane
+    if (!lane?.open || lane.unsettled > 0) {
+      this.waitingLooks = 0
+      return
+    }
+    const { messageCount } = await lane.channel.checkQueue(this.options.names.queue)
+    if (lane !== this.lane || lane.unsettled > 0) return
+    this.waiting = messageCount
+    this.waitingLooks = messageCount > 0 ? this.waitingLooks + 1 : 0
   }
 
   private async onDelivery(msg: ConsumeMessage, lane: Lane): Promise<void> {
     // Busy again after being idle: the wait for progress starts now.
     if (lane.unsettled++ === 0) this.lastProgressAt = this.options.clock.now()
+    this.waitingLooks = 0
     try {
       const decision = await this.decide(msg)
       if (await this.settle(msg, lane, decision)) {

@@ -1,6 +1,8 @@
 // What the bus tells an operator: a stalled consumer (in status(), readiness and one log line),
 // an unreachable broker (the first failure, a rate-limited line per retry, the recovery), and
 // readiness that a broker outage does not fail.
+import { createRequire } from 'node:module'
+import path from 'node:path'
 import { makeEnvelope } from '@tms/contracts'
 import { createTestBroker, eventually, TestClock } from '@tms/testing'
 import t from 'tap'
@@ -74,6 +76,62 @@ t.test(
     t.equal(recovered.length, 1)
     t.match(recovered[0], { level: 30, consumer })
     t.equal(withMsg(lines, 'consumer stalled: deliveries unsettled and no progress').length, 1)
+  },
+)
+
+t.test(
+  'acks that never reach the broker: an idle consumer with messages waiting is stalled',
+  async (t) => {
+    const broker = await createTestBroker()
+    const db = await serviceDb(t)
+    const clock = new TestClock()
+    const { logger, lines } = capturedLogger()
+    const bus = testBus(t, db, broker, {
+      relay: { enabled: false },
+      logger,
+      clock,
+      stallAfterMs: 400,
+      prefetch: 5,
+    })
+    bus.subscribe(consumer, { 'auth.user.registered': applyEffect })
+    await bus.start()
+    // The fault issue 7 found, made by hand: every ack this process sends is lost on the way,
+    // so the broker counts the prefetch as full while the process believes it settled each.
+    // (By its file: amqplib's package exports do not name it.)
+    const require = createRequire(import.meta.url)
+    const model = path.join(path.dirname(require.resolve('amqplib')), 'lib/channel_model.js')
+    const { Channel } = require(model)
+    const ack = Channel.prototype.ack
+    Channel.prototype.ack = () => {}
+    t.teardown(() => {
+      Channel.prototype.ack = ack
+    })
+    for (let i = 0; i < 8; i++) {
+      const event = makeEnvelope('auth.user.registered', user(i), { producer: 'test' })
+      await publishRaw(broker.url, broker.prefix, event.type, JSON.stringify(event), event.id)
+    }
+    await eventually(async () => (await effects(db)).length === 5, { what: 'a prefetch handled' })
+    await eventually(() => bus.status().consumers[0]?.waiting === 3, { what: 'a look' })
+    t.match(
+      bus.status().consumers,
+      [{ consumer, unsettled: 0, waiting: 3, stalled: false }],
+      'the process holds nothing and three messages wait: not yet stalled',
+    )
+    t.equal((await effects(db)).length, 5, 'and none of them is delivered')
+
+    clock.advance(400)
+    await eventually(() => bus.status().consumers[0]?.stalled === true, { what: 'the stall' })
+    t.match(bus.status().consumers[0], { unsettled: 0, waiting: 3 })
+    await t.rejects(
+      busReadiness(bus)(),
+      /stalled consumer: test\.effects \(3 waiting, none delivered\)/,
+    )
+    const stalled = withMsg(
+      lines,
+      'consumer stalled: messages wait in its queue and none is delivered',
+    )
+    t.equal(stalled.length, 1, 'logged once')
+    t.match(stalled[0], { level: 50, consumer, waiting: 3, no_progress_ms: Number })
   },
 )
 
