@@ -49,6 +49,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logger: deps.logger,
     logLevel: deps.logLevel,
     trustProxy: settings.trustProxy,
+    // A slow or stalled client cannot hold a connection open for ever (uploads of 50 MiB take
+    // longer than a service's request, hence the longer default).
+    requestTimeoutMs: settings.clientRequestTimeoutMs ?? 120_000,
+    headersTimeoutMs: 30_000,
     healthChecks: {
       // The gateway can check tokens once it has the signing keys; while it has none (auth was
       // not up at start-up), each readiness probe asks for them again.
@@ -59,9 +63,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     openapi: { title: 'Tutor Management System: gateway', tokenUrl: '/auth/login' },
   })
-  // A slow or stalled client cannot hold a connection open for ever.
-  app.server.requestTimeout = settings.clientRequestTimeoutMs ?? 120_000
-  app.server.headersTimeout = Math.min(30_000, app.server.requestTimeout)
 
   // Every answer gets the security headers (helmet's, computed once: see
   // edge/security-headers.ts) and the request id (made by @tms/http's request-id options, or a

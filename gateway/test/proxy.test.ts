@@ -6,7 +6,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { eventually } from '@tms/testing'
+import { eventually, stallAfterPartOfABody } from '@tms/testing'
 import t from 'tap'
 import { request } from 'undici'
 import {
@@ -227,6 +227,16 @@ t.test(
     t.equal(notDeployed.statusCode, 503, 'a service that does not exist yet is 503 too')
   },
 )
+
+t.test('a client whose body stops arriving is cut off after the request timeout', async (t) => {
+  const system = await startSystem(t, { settings: { clientRequestTimeoutMs: 400 } })
+  const base = await system.gateway.app.listen({ host: '127.0.0.1', port: 0 })
+  const { afterMs, answer } = await stallAfterPartOfABody(base, '/auth/signup')
+  t.ok(afterMs >= 350, `not before the timeout (${Math.round(afterMs)} ms)`)
+  t.ok(afterMs < 5000, `but soon after it (${Math.round(afterMs)} ms)`)
+  t.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n/)
+  t.match(answer, /"status":408/)
+})
 
 t.test('a slow service is a 504 problem after the timeout', async (t) => {
   const slow = http.createServer(() => {

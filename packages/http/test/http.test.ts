@@ -1,6 +1,6 @@
 import net from 'node:net'
 import { createLogger, currentCorrelationId } from '@tms/logging'
-import { captureLogs } from '@tms/testing'
+import { captureLogs, stallAfterPartOfABody } from '@tms/testing'
 import t from 'tap'
 import Type from 'typebox'
 import {
@@ -315,24 +315,6 @@ t.test('metrics: served on their own listener only, by route pattern', async (t)
   await app.close()
   await t.rejects(fetch(url), 'the listener closes with the app')
 })
-
-/** Sends the headers and part of a body over a raw socket, then nothing; resolves on close. */
-function stallAfterPartOfABody(base: string) {
-  const { hostname, port } = new URL(base)
-  const socket = net.connect(Number(port), hostname)
-  const received: Buffer[] = []
-  socket.on('data', (chunk) => received.push(chunk))
-  socket.on('error', () => {})
-  socket.write(
-    'POST /things HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name": "ab',
-  )
-  const started = performance.now()
-  return new Promise<{ afterMs: number; answer: string }>((resolve) =>
-    socket.on('close', () =>
-      resolve({ afterMs: performance.now() - started, answer: Buffer.concat(received).toString() }),
-    ),
-  )
-}
 
 t.test('a body that stops arriving is cut off after the request timeout', async (t) => {
   const app = await buildFastify({

@@ -137,3 +137,4 @@ export function holdLock<DB>(db: Kysely<DB>, lockingQuery: RawBuilder<unknown>) 
   done.catch(locked.reject)
   return { locked: locked.promise, release: () => released.resolve(), done }
 }
+export { stallAfterPartOfABody } from './slow-client.ts'

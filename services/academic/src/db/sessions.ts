@@ -185,8 +185,8 @@ export interface BookableTutor {
 
 /**
  * The tutor as booking sees them: a user whose role here is still `tutor` and whose profile is
- * approved. A tutor demoted since (auth.user.role-changed) is not bookable, though the profile
- * stays approved.
+ * approved. A tutor demoted since (auth.user.role-changed, whose handler also rejects the
+ * profile) is not bookable by either rule.
  */
 export async function findBookableTutor(
   db: Reader,
