@@ -64,8 +64,11 @@ const rules: [Method, string, Access, Partial<Pick<RouteRule, 'body' | 'stream'>
   ['PATCH', '/academic/tutor-profiles/:profile_id', tutor],
   ['DELETE', '/academic/tutor-profiles/:profile_id', tutor],
   ['POST', '/academic/tutor-profiles/:profile_id/documents', tutor, { body: 'upload' }],
+  // The list and the removal go beyond the SPEC's table (the owner removes documents).
+  ['GET', '/academic/tutor-profiles/:profile_id/documents', tutor],
   ['GET', '/academic/tutor-profiles/:profile_id/documents/:document_id', tutor],
   ['PATCH', '/academic/tutor-profiles/:profile_id/documents/:document_id', admin],
+  ['DELETE', '/academic/tutor-profiles/:profile_id/documents/:document_id', tutor],
   // class sessions
   ['POST', '/academic/class-sessions', student],
   ['GET', '/academic/class-sessions', anyone],
