@@ -156,3 +156,28 @@ export function lockStaleMarks(
       .execute()
   )
 }
+
+/** Records a profile's documents (their objects are stored already, under intents). */
+export async function insertDocuments(
+  db: Db,
+  profileId: string,
+  documents: DocumentTable[],
+): Promise<void> {
+  if (documents.length === 0) return
+  for (const document of documents) document.profile_id = profileId
+  await db.insertInto('tutor_documents').values(documents).execute()
+}
+
+/** Deletes document rows; their objects go after the commit, under tombstones (mark). */
+export async function deleteDocuments(db: Db, documentIds: readonly string[]): Promise<void> {
+  if (documentIds.length === 0) return
+  await db.deleteFrom('tutor_documents').where('id', 'in', documentIds).execute()
+}
+
+export async function updateDocumentRow(
+  db: Db,
+  documentId: string,
+  changes: Partial<DocumentTable>,
+): Promise<void> {
+  await db.updateTable('tutor_documents').set(changes).where('id', '=', documentId).execute()
+}

@@ -178,3 +178,35 @@ export async function browseProfiles(
       : undefined
   return { rows: page, next }
 }
+
+export async function insertProfile(db: Db, profile: TutorProfilesTable): Promise<void> {
+  await db.insertInto('tutor_profiles').values(profile).execute()
+}
+
+export async function updateProfileRow(
+  db: Db,
+  profileId: string,
+  changes: Partial<TutorProfilesTable>,
+): Promise<void> {
+  await db.updateTable('tutor_profiles').set(changes).where('id', '=', profileId).execute()
+}
+
+/** The profile of a user, locked for the rest of the transaction (a role change takes it). */
+export function lockProfileOfUser(
+  trx: Transaction<AcademicDatabase>,
+  userId: string,
+): Promise<TutorProfilesTable | undefined> {
+  return trx
+    .selectFrom('tutor_profiles')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .forUpdate()
+    .executeTakeFirst()
+}
+
+/** A profile's rows: its documents, its subjects, then itself. */
+export async function deleteProfileRows(db: Db, profileId: string): Promise<void> {
+  await db.deleteFrom('tutor_documents').where('profile_id', '=', profileId).execute()
+  await db.deleteFrom('tutor_subjects').where('profile_id', '=', profileId).execute()
+  await db.deleteFrom('tutor_profiles').where('id', '=', profileId).execute()
+}

@@ -29,3 +29,16 @@ export async function changeRole(db: Db, userId: string, role: Role, now: Date):
 export function findUser(db: Db, userId: string): Promise<UsersTable | undefined> {
   return db.selectFrom('users').selectAll().where('user_id', '=', userId).executeTakeFirst()
 }
+
+/** The account's role, locked for the rest of the transaction (a role change waits for it). */
+export function lockUser(
+  trx: Transaction<AcademicDatabase>,
+  userId: string,
+): Promise<Pick<UsersTable, 'role'> | undefined> {
+  return trx
+    .selectFrom('users')
+    .select('role')
+    .where('user_id', '=', userId)
+    .forUpdate()
+    .executeTakeFirst()
+}

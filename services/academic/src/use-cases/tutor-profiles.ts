@@ -7,19 +7,32 @@ import { isDuplicateKey, newId, transaction } from '@tms/db'
 import type { Transaction } from 'kysely'
 import type { Static } from 'typebox'
 import type { DocumentTable } from '../db/document-tables.ts'
-import { documentsOf, documentsOfProfiles, findDocument, mark, unmark } from '../db/documents.ts'
+import {
+  deleteDocuments,
+  documentsOf,
+  documentsOfProfiles,
+  findDocument,
+  insertDocuments,
+  mark,
+  unmark,
+  updateDocumentRow,
+} from '../db/documents.ts'
 import {
   type BrowseCursor,
   browseProfiles,
+  deleteProfileRows,
   findProfile,
+  insertProfile,
   lockProfile,
+  lockProfileOfUser,
   type ProfileRow,
   profileOfUser,
   setSubjects,
   subjectsOf,
+  updateProfileRow,
 } from '../db/profiles.ts'
 import type { AcademicDatabase, TutorProfilesTable } from '../db/schema.ts'
-import { findUser } from '../db/users.ts'
+import { findUser, lockUser } from '../db/users.ts'
 import {
   actingRole,
   browseVisibility,
@@ -286,12 +299,6 @@ async function storeAndRecord<T>(
   }
 }
 
-async function insertDocuments(trx: Trx, profileId: string, documents: DocumentTable[]) {
-  if (documents.length === 0) return
-  for (const d of documents) d.profile_id = profileId
-  await trx.insertInto('tutor_documents').values(documents).execute()
-}
-
 /**
  * Reads the form once the caller may send it (so a refused caller's files are never read), runs
  * `use` on it, and removes its spool files whatever happens.
@@ -355,12 +362,7 @@ async function recordProfile(
     await storeAndRecord(deps, form.files, async (trx, documents) => {
       // The account's role as the auth events left it, locked: a role change waits for this
       // profile and then rejects it, or has happened and refuses it here.
-      const user = await trx
-        .selectFrom('users')
-        .select('role')
-        .where('user_id', '=', userId)
-        .forUpdate()
-        .executeTakeFirst()
+      const user = await lockUser(trx, userId)
       if (caller.role === 'admin' && !user) throw new RuleViolation('hidden', 'no such account')
       if (user && user.role !== 'tutor') {
         throw caller.role === 'admin'
@@ -368,22 +370,19 @@ async function recordProfile(
           : new RuleViolation('forbidden', 'your account is no longer a tutor')
       }
       const now = deps.clock.now()
-      await trx
-        .insertInto('tutor_profiles')
-        .values({
-          id: profileId,
-          user_id: userId,
-          status: 'pending',
-          bio,
-          hourly_rate: hourlyRate,
-          currency,
-          review_note: null,
-          reviewed_by: null,
-          reviewed_at: null,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute()
+      await insertProfile(trx, {
+        id: profileId,
+        user_id: userId,
+        status: 'pending',
+        bio,
+        hourly_rate: hourlyRate,
+        currency,
+        review_note: null,
+        reviewed_by: null,
+        reviewed_at: null,
+        created_at: now,
+        updated_at: now,
+      })
       await setSubjects(trx, profileId, subjects)
       await insertDocuments(trx, profileId, documents)
     })
@@ -407,11 +406,7 @@ async function changeable(trx: Trx, caller: Caller, profileId: string) {
 async function touch(trx: Trx, caller: Caller, profile: TutorProfilesTable, now: Date) {
   const status =
     standing(caller, profile) === 'owner' ? statusAfterOwnerChange(profile.status) : profile.status
-  await trx
-    .updateTable('tutor_profiles')
-    .set({ status, updated_at: now })
-    .where('id', '=', profile.id)
-    .execute()
+  await updateProfileRow(trx, profile.id, { status, updated_at: now })
 }
 
 /**
@@ -449,7 +444,7 @@ async function recordDocuments(
     const now = deps.clock.now()
     const keys = existing.filter((d) => replaced.includes(d.id)).map((d) => d.storage_key)
     if (replaced.length > 0) {
-      await trx.deleteFrom('tutor_documents').where('id', 'in', replaced).execute()
+      await deleteDocuments(trx, replaced)
       await mark(trx, 'document_tombstones', keys, now)
     }
     await insertDocuments(trx, profileId, documents)
@@ -472,7 +467,7 @@ export async function removeDocument(
     if (!document) throw noSuchDocument()
     checkRemovable(document.kind)
     const now = deps.clock.now()
-    await trx.deleteFrom('tutor_documents').where('id', '=', documentId).execute()
+    await deleteDocuments(trx, [documentId])
     await mark(trx, 'document_tombstones', [document.storage_key], now)
     await touch(trx, caller, profile, now)
     return document.storage_key
@@ -492,9 +487,7 @@ export async function deleteProfile(
     const documents = await documentsOf(trx, profileId)
     const keys = documents.map((d) => d.storage_key)
     await mark(trx, 'document_tombstones', keys, deps.clock.now())
-    await trx.deleteFrom('tutor_documents').where('profile_id', '=', profileId).execute()
-    await trx.deleteFrom('tutor_subjects').where('profile_id', '=', profileId).execute()
-    await trx.deleteFrom('tutor_profiles').where('id', '=', profileId).execute()
+    await deleteProfileRows(trx, profileId)
     return keys
   })
   await removeObjects(deps, keys)
@@ -535,11 +528,7 @@ export async function updateProfile(
     if (s === 'owner') set.status = statusAfterOwnerChange(profile.status)
     if (changes.status !== undefined) {
       const cv = (await documentsOf(trx, profileId)).find((d) => d.kind === 'cv')
-      const owner = await trx
-        .selectFrom('users')
-        .select('role')
-        .where('user_id', '=', profile.user_id)
-        .executeTakeFirst()
+      const owner = await findUser(trx, profile.user_id)
       const { changed } = reviewProfile(changes.status, {
         current: profile.status,
         cvStatus: cv?.status,
@@ -560,7 +549,7 @@ export async function updateProfile(
         })
       }
     }
-    await trx.updateTable('tutor_profiles').set(set).where('id', '=', profileId).execute()
+    await updateProfileRow(trx, profileId, set)
   })
   return viewOf(deps, caller, profileId)
 }
@@ -589,17 +578,13 @@ export async function reviewDocument(
       reviewed_at: now,
       updated_at: now,
     }
-    await trx
-      .updateTable('tutor_documents')
-      .set({
-        status: reviewed.status,
-        review_note: reviewed.review_note,
-        reviewed_by: reviewed.reviewed_by,
-        reviewed_at: reviewed.reviewed_at,
-        updated_at: now,
-      })
-      .where('id', '=', documentId)
-      .execute()
+    await updateDocumentRow(trx, documentId, {
+      status: reviewed.status,
+      review_note: reviewed.review_note,
+      reviewed_by: reviewed.reviewed_by,
+      reviewed_at: reviewed.reviewed_at,
+      updated_at: now,
+    })
     return documentView(reviewed, 'admin')
   })
 }
@@ -643,27 +628,18 @@ export async function profileAfterRoleChange(
   change: { user_id: string; role: Caller['role']; changed_by: string },
   now: Date,
 ): Promise<void> {
-  const profile = await trx
-    .selectFrom('tutor_profiles')
-    .selectAll()
-    .where('user_id', '=', change.user_id)
-    .forUpdate()
-    .executeTakeFirst()
+  const profile = await lockProfileOfUser(trx, change.user_id)
   if (!profile) return
   const { status, changed } = statusAfterRoleChange(profile.status, change.role)
   if (!changed) return
   const note = `the account's role changed to ${change.role}`
-  await trx
-    .updateTable('tutor_profiles')
-    .set({
-      status,
-      review_note: note,
-      reviewed_by: change.changed_by,
-      reviewed_at: now,
-      updated_at: now,
-    })
-    .where('id', '=', profile.id)
-    .execute()
+  await updateProfileRow(trx, profile.id, {
+    status,
+    review_note: note,
+    reviewed_by: change.changed_by,
+    reviewed_at: now,
+    updated_at: now,
+  })
   await bus.enqueue(trx, 'academic.tutor-profile.rejected', {
     profile_id: profile.id,
     user_id: profile.user_id,
