@@ -69,6 +69,32 @@ t.test('known and unknown emails both wait out the minimum answer time', async (
   }
 })
 
+t.test('verify and reset wait out the minimum too, whatever the email and code', async (t) => {
+  // A wrong try on a live code commits a count; an unknown email writes nothing: the floor
+  // hides that difference.
+  const h = await setup(t, { otpRequestMinMs: 80 })
+  const user = await signup(h.app)
+  await requestOtp(h, user.email)
+  const code = await mailedCode(h, user.email)
+  for (const [what, email, otp] of [
+    ['a wrong code', user.email, wrongCode(code)],
+    ['an unknown email', 'nobody@example.com', code],
+    ['the right code', user.email, code],
+  ] as const) {
+    let started = performance.now()
+    const verified = await verify(h, email, otp)
+    t.ok(performance.now() - started >= 79, `verify, ${what}: after the minimum`)
+    started = performance.now()
+    const reset = await h.app.inject({
+      method: 'POST',
+      url: '/auth/forgot-password/reset',
+      payload: { email, otp: wrongCode(otp), new_password: 'another long password' },
+    })
+    t.equal(reset.statusCode, 400, `reset with a wrong code (${verified.statusCode})`)
+    t.ok(performance.now() - started >= 79, `reset, ${what}: after the minimum`)
+  }
+})
+
 t.test('verify does not spend; reset spends, sets the password, revokes tokens', async (t) => {
   const h = await setup(t)
   const user = await signup(h.app)

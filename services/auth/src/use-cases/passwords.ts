@@ -87,6 +87,22 @@ export async function changePassword(
 }
 
 /**
+ * Runs `work` of a reset-code route and answers (or refuses) no sooner than otpRequestMinMs
+ * after the start, whatever the email: the paths differ in their database work (an unknown
+ * email writes nothing; a wrong try on a live code commits a count, which flushes the redo
+ * log), and the time must not tell which one ran.
+ */
+async function noSoonerThan<T>(minMs: number, work: () => Promise<T>): Promise<T> {
+  const answerNotBefore = performance.now() + minMs
+  try {
+    return await work()
+  } finally {
+    const early = answerNotBefore - performance.now()
+    if (early > 0) await sleep(early)
+  }
+}
+
+/**
  * Mails a reset code when the email belongs to an account; answers no sooner than
  * otpRequestMinMs after the start either way, so the time does not tell which emails do.
  */
@@ -95,10 +111,13 @@ export async function requestResetCode(
   email: string,
   address: string,
 ): Promise<void> {
-  const { settings } = deps
-  const answerNotBefore = performance.now() + settings.otpRequestMinMs
   const normalized = normalizeEmail(email)
   enforceRateLimits(deps.limits, 'otp', normalized, address)
+  await noSoonerThan(deps.settings.otpRequestMinMs, () => mailResetCode(deps, normalized))
+}
+
+async function mailResetCode(deps: AuthDeps, normalized: string): Promise<void> {
+  const { settings } = deps
   const user = await findUserByLogin(deps.db, 'email', normalized)
   if (user) {
     const code = generateOtp()
@@ -122,8 +141,6 @@ export async function requestResetCode(
       )
     })
   }
-  const early = answerNotBefore - performance.now()
-  if (early > 0) await sleep(early)
 }
 
 /**
@@ -164,7 +181,9 @@ export async function verifyResetCode(
 ): Promise<void> {
   const email = normalizeEmail(query.email)
   enforceRateLimits(deps.limits, 'verify', email, address)
-  await withResetCode(deps, email, query.otp, async () => undefined)
+  await noSoonerThan(deps.settings.otpRequestMinMs, () =>
+    withResetCode(deps, email, query.otp, async () => undefined),
+  )
 }
 
 /** Spends the code and sets the new password (a weak one leaves the code unspent). */
@@ -175,14 +194,16 @@ export async function resetPassword(
 ): Promise<void> {
   const email = normalizeEmail(reset.email)
   enforceRateLimits(deps.limits, 'reset', email, address)
-  // Hashed before the code is checked, so a wrong code costs the same time as a right one.
-  const hash = await deps.passwords.hash(reset.new_password)
-  await withResetCode(deps, email, reset.otp, async (trx, userId) => {
-    const user = await findUserById(trx, userId)
-    if (!user) throw new InvalidResetCodeError()
-    const weak = passwordProblem(reset.new_password, user)
-    // Thrown inside: the transaction rolls back and the code stays as it was.
-    if (weak) throw new WeakPasswordError('new_password', weak)
-    await replacePassword(trx, userId, hash, deps.clock.now())
+  await noSoonerThan(deps.settings.otpRequestMinMs, async () => {
+    // Hashed before the code is checked, so a wrong code costs the same time as a right one.
+    const hash = await deps.passwords.hash(reset.new_password)
+    await withResetCode(deps, email, reset.otp, async (trx, userId) => {
+      const user = await findUserById(trx, userId)
+      if (!user) throw new InvalidResetCodeError()
+      const weak = passwordProblem(reset.new_password, user)
+      // Thrown inside: the transaction rolls back and the code stays as it was.
+      if (weak) throw new WeakPasswordError('new_password', weak)
+      await replacePassword(trx, userId, hash, deps.clock.now())
+    })
   })
 }
