@@ -120,7 +120,7 @@ t.test('no tutor-profile route answers a 5xx or a refusal without a problem', as
     cut: fc.option(fc.nat(), { nil: undefined }),
   })
   // A new cv, as its tutor or an admin would send it: replaces the current one.
-  const goodForm = fc.constant<{ parts: Part[]; cut: number | undefined }>({
+  const newCv: { parts: Part[]; cut: number | undefined } = {
     parts: [
       {
         kind: 'file',
@@ -131,7 +131,8 @@ t.test('no tutor-profile route answers a 5xx or a refusal without a problem', as
       },
     ],
     cut: undefined,
-  })
+  }
+  const goodForm = fc.constant(newCv)
   const formUrl = fc.oneof(
     fc.constant('/academic/tutor-profiles'),
     profileId.map((id) => `/academic/tutor-profiles/${id}/documents`),
@@ -185,18 +186,6 @@ t.test('no tutor-profile route answers a 5xx or a refusal without a problem', as
 
   const mine = `/academic/tutor-profiles/${profile.id}`
   const approve = { status: 'approved' }
-  const newCv = {
-    parts: [
-      {
-        kind: 'file',
-        name: 'cv',
-        bytes: sample.pdf(500),
-        type: 'application/pdf',
-        filename: 'cv.pdf',
-      },
-    ],
-    cut: undefined,
-  }
 
   const statuses = new Map<number, number>()
   await fc.assert(
