@@ -104,3 +104,5 @@ export async function startTestService<
     },
   }
 }
+
+export { type EventFeed, eventFeed } from './event-feed.ts'

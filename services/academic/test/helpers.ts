@@ -1,18 +1,11 @@
 // The academic service as main.ts starts it (startTestService): its own database and broker
 // prefix, its bus started with its consumers, tokens from a test issuer whose keys it fetches as
 // it would from auth, and events published as their producers (auth, the wallet) would.
-import { type BusOptions, exchangeName } from '@tms/bus'
-import {
-  type ConsumerQueue,
-  type EventData,
-  type EventType,
-  makeEnvelope,
-  type Role,
-} from '@tms/contracts'
-import { startTestService } from '@tms/kit/testing'
+import type { BusOptions } from '@tms/bus'
+import type { ConsumerQueue, Role } from '@tms/contracts'
+import { eventFeed, startTestService } from '@tms/kit/testing'
 import { createLogger } from '@tms/logging'
-import { createTestIssuer, eventually, type TestClock, type TestContext } from '@tms/testing'
-import amqplib from 'amqplib'
+import { createTestIssuer, type TestClock, type TestContext } from '@tms/testing'
 import type { AppDeps } from '../src/app.ts'
 import type { AcademicConfig } from '../src/config.ts'
 import type { AcademicDatabase } from '../src/db/schema.ts'
@@ -38,8 +31,7 @@ export interface AcademicServiceOptions {
 export async function academicService(t: TestContext, options: AcademicServiceOptions = {}) {
   const issuer = await createTestIssuer()
   const jwksUrl = await issuer.serveJwks(t)
-  let sent = 0
-  let settled = 0
+  const feed = eventFeed(options.bus?.onProcessed)
   const service = await startTestService(t, academic, {
     config: {
       jwtIssuer: issuer.issuer,
@@ -56,17 +48,10 @@ export async function academicService(t: TestContext, options: AcademicServiceOp
       relay: { pollIntervalMs: 50 },
       reconnectMs: 200,
       ...options.bus,
-      onProcessed(outcome, event) {
-        // Retried and deferred copies come back; the others are done with.
-        if (outcome !== 'retried' && outcome !== 'deferred') settled++
-        options.bus?.onProcessed?.(outcome, event)
-      },
+      onProcessed: feed.onProcessed,
     },
   })
-  const { db, broker } = service
-  const conn = await amqplib.connect(broker.url)
-  const channel = await conn.createConfirmChannel()
-  t.teardown(() => conn.close())
+  await feed.connect(t, service)
   return {
     ...service,
     /** An access token for the user, as auth would sign it. */
@@ -78,36 +63,9 @@ export async function academicService(t: TestContext, options: AcademicServiceOp
       })
     },
     /** Publishes an event as its producer would; returns its id. */
-    async publish<T extends EventType>(
-      type: T,
-      data: EventData<T>,
-      { copies = 1, producer = type.split('.')[0] ?? 'test' } = {},
-    ): Promise<string> {
-      const envelope = makeEnvelope(type, data, { producer })
-      for (let i = 0; i < copies; i++) {
-        sent++
-        channel.publish(exchangeName(broker.prefix), type, Buffer.from(JSON.stringify(envelope)), {
-          persistent: true,
-          messageId: envelope.id,
-        })
-      }
-      await channel.waitForConfirms()
-      return envelope.id
-    },
+    publish: feed.publish,
     /** Waits until `consumer` has handled n events in all, and every copy sent is settled. */
-    async handled(consumer: ConsumerQueue, n: number): Promise<void> {
-      await eventually(
-        async () => {
-          const r = await db
-            .selectFrom('bus_inbox')
-            .select((eb) => eb.fn.countAll().as('n'))
-            .where('consumer', '=', consumer)
-            .executeTakeFirstOrThrow()
-          return Number(r.n) >= n && settled >= sent
-        },
-        { what: `${n} events of ${consumer} handled and every copy settled` },
-      )
-    },
+    handled: (consumer: ConsumerQueue, n: number) => feed.handled(consumer, n),
   }
 }
 

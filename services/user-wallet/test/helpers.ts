@@ -1,20 +1,13 @@
-// The wallet service as main.ts starts it (startTestService): its own database and broker
-// prefix, its bus started with its consumers, tokens from a test issuer whose keys it fetches
-// as it would from auth, events published as the academic service would, and the ledger's
-// invariants every test checks at the end.
-import { exchangeName } from '@tms/bus'
-import { type EventData, type EventType, makeEnvelope, type Role } from '@tms/contracts'
+import type { EventData, EventType, Role } from '@tms/contracts'
 import { createDb, type Kysely, migrateToLatest, newId, sql, transaction } from '@tms/db'
-import { startTestService } from '@tms/kit/testing'
+import { eventFeed, startTestService } from '@tms/kit/testing'
 import { createLogger } from '@tms/logging'
 import {
   createTestDatabase,
   createTestIssuer,
-  eventually,
   type TestClock,
   type TestContext,
 } from '@tms/testing'
-import amqplib from 'amqplib'
 import type { AppDeps } from '../src/app.ts'
 import { migrations } from '../src/db/migrations.ts'
 import { findProfile } from '../src/db/profiles.ts'
@@ -43,10 +36,7 @@ export interface WalletServiceOptions {
 export async function walletService(t: TestContext, options: WalletServiceOptions = {}) {
   const issuer = await createTestIssuer()
   const jwksUrl = await issuer.serveJwks(t)
-  // Messages published by the test, and those the bus has finished with (handled, ignored as
-  // duplicates, or parked): handled() waits for both, so a second copy is never in flight.
-  let sent = 0
-  let settled = 0
+  const feed = eventFeed()
   const service = await startTestService(t, wallet, {
     config: {
       jwtIssuer: issuer.issuer,
@@ -57,19 +47,10 @@ export async function walletService(t: TestContext, options: WalletServiceOption
     logger,
     clock: options.clock,
     overrides: options.overrides,
-    bus: {
-      relay: { pollIntervalMs: 50 },
-      reconnectMs: 200,
-      onProcessed(outcome) {
-        // Retried and deferred copies come back; the others are done with.
-        if (outcome !== 'retried' && outcome !== 'deferred') settled++
-      },
-    },
+    bus: { relay: { pollIntervalMs: 50 }, reconnectMs: 200, onProcessed: feed.onProcessed },
   })
-  const { db, broker } = service
-  const conn = await amqplib.connect(broker.url)
-  const channel = await conn.createConfirmChannel()
-  t.teardown(() => conn.close())
+  const { db } = service
+  await feed.connect(t, service)
   return {
     ...service,
     /**
@@ -91,32 +72,10 @@ export async function walletService(t: TestContext, options: WalletServiceOption
       })
     },
     /** Publishes an event as its producer would (e.g. academic); returns its id. */
-    async publish<T extends EventType>(type: T, data: EventData<T>, copies = 1): Promise<string> {
-      const envelope = makeEnvelope(type, data, { producer: 'academic' })
-      for (let i = 0; i < copies; i++) {
-        sent++
-        channel.publish(exchangeName(broker.prefix), type, Buffer.from(JSON.stringify(envelope)), {
-          persistent: true,
-          messageId: envelope.id,
-        })
-      }
-      await channel.waitForConfirms()
-      return envelope.id
-    },
+    publish: <T extends EventType>(type: T, data: EventData<T>, copies = 1) =>
+      feed.publish(type, data, { copies, producer: 'academic' }),
     /** Waits until the booking consumer has handled n events in all, every copy settled. */
-    async handled(n: number): Promise<void> {
-      await eventually(
-        async () => {
-          const r = await db
-            .selectFrom('bus_inbox')
-            .select((eb) => eb.fn.countAll().as('n'))
-            .where('consumer', '=', 'user-wallet.booking')
-            .executeTakeFirstOrThrow()
-          return Number(r.n) >= n && settled >= sent
-        },
-        { what: `${n} booking events handled and every copy settled` },
-      )
-    },
+    handled: (n: number) => feed.handled('user-wallet.booking', n),
   }
 }
 
