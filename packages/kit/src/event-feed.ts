@@ -1,6 +1,6 @@
-// Events into a service under test as their producers would publish them, and a wait until a
-// consumer has handled them with every copy settled (re-sent copies included, so that no copy
-// is still in flight when a test looks). Every service's event tests need it.
+// A service's events in tests: into it as their producers would publish them, with a wait until
+// a consumer has handled them with every copy settled (re-sent copies included, so that no copy
+// is still in flight when a test looks); and out of it, as its outbox holds them.
 import { type BusTables, exchangeName, type Outcome } from '@tms/bus'
 import { type Envelope, type EventData, type EventType, makeEnvelope } from '@tms/contracts'
 import type { Kysely } from '@tms/db'
@@ -77,4 +77,22 @@ export function eventFeed(then?: (outcome: Outcome, event: Envelope | undefined)
       )
     },
   }
+}
+
+/** An event as a service's outbox holds it. */
+export interface OutboxEvent {
+  id: string
+  type: string
+  correlation_id: string
+  data: Record<string, unknown>
+}
+
+/** The events the service wrote to its outbox, oldest first. */
+export async function outboxEvents<DB extends BusTables>(db: Kysely<DB>): Promise<OutboxEvent[]> {
+  const rows = await (db as unknown as Kysely<BusTables>)
+    .selectFrom('bus_outbox')
+    .select('envelope')
+    .orderBy('seq')
+    .execute()
+  return rows.map((r) => JSON.parse(r.envelope) as OutboxEvent)
 }

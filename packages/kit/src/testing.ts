@@ -105,4 +105,4 @@ export async function startTestService<
   }
 }
 
-export { type EventFeed, eventFeed } from './event-feed.ts'
+export { type EventFeed, eventFeed, type OutboxEvent, outboxEvents } from './event-feed.ts'

@@ -1,6 +1,7 @@
 // Reviews: an admin decides on each document and the profile (who and when kept), decisions are
 // published through the outbox, the owner resubmits after a rejection, and a tutor whose role is
 // taken away stops being bookable (their profile is rejected).
+import { outboxEvents } from '@tms/kit/testing'
 import t, { type Test } from 'tap'
 import { sample } from './fixtures.ts'
 import {
@@ -14,13 +15,9 @@ import {
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
 async function published(service: ProfileService) {
-  const rows = await service.db
-    .selectFrom('bus_outbox')
-    .select(['type', 'envelope'])
-    .where('type', 'like', 'academic.tutor-profile.%')
-    .orderBy('seq')
-    .execute()
-  return rows.map((r) => ({ type: r.type, data: JSON.parse(r.envelope).data }))
+  return (await outboxEvents(service.db))
+    .filter((e) => e.type.startsWith('academic.tutor-profile.'))
+    .map(({ type, data }) => ({ type, data }))
 }
 
 async function setUp(t: Test) {

@@ -2,12 +2,14 @@
 // class-session tests add: users and tutor profiles as auth's events and an admin's review
 // would have made them (written directly, which is quicker than through the broker), tokens,
 // and HTTP calls as a user.
+
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Clock } from '@tms/clock'
 import type { Role } from '@tms/contracts'
 import { type Kysely, newId } from '@tms/db'
+import { outboxEvents } from '@tms/kit/testing'
 import type { TestClock, TestContext } from '@tms/testing'
 import type { LightMyRequestResponse as Response } from 'fastify'
 import type { AcademicConfig } from '../src/config.ts'
@@ -144,14 +146,9 @@ export function slot(
 
 /** The outbox's events about a session, in order, as (type, data). */
 export async function eventsOf(db: Kysely<AcademicDatabase>, sessionId: string) {
-  const rows = await db
-    .selectFrom('bus_outbox')
-    .select(['type', 'envelope'])
-    .orderBy('seq')
-    .execute()
-  return rows
-    .map((r) => ({ type: r.type, data: JSON.parse(r.envelope).data }))
+  return (await outboxEvents(db))
     .filter((e) => e.data.session_id === sessionId)
+    .map(({ type, data }) => ({ type, data }))
 }
 
 /** Sets a session's columns directly, to put it in a state for a test. */

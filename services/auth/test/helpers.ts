@@ -2,7 +2,6 @@
 // its bus started, a TestClock, cheap argon2 (the defaults are OWASP's; tests only need it to
 // work) and a signing key made once per test process.
 import { generateKeyPairSync } from 'node:crypto'
-import type { Kysely } from '@tms/db'
 import type { App } from '@tms/http'
 import { startTestService, type TestServiceOptions } from '@tms/kit/testing'
 import type { TestClock, TestContext } from '@tms/testing'
@@ -91,7 +90,4 @@ export async function login(app: App, username: string, password: string): Promi
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
 /** The events in the outbox, oldest first. */
-export async function outboxEvents(db: Kysely<AuthDatabase>) {
-  const rows = await db.selectFrom('bus_outbox').select('envelope').orderBy('seq').execute()
-  return rows.map((r) => JSON.parse(r.envelope) as { type: string; data: Record<string, unknown> })
-}
+export { outboxEvents } from '@tms/kit/testing'

@@ -1,9 +1,11 @@
 // The booking saga through the real broker: academic events published as the academic
 // service would, some twice and out of order; after each test the ledger's invariants hold.
+
 import { consumerTransaction } from '@tms/bus'
 import { systemClock } from '@tms/clock'
 import { makeEnvelope } from '@tms/contracts'
 import { type Kysely, transaction } from '@tms/db'
+import { outboxEvents } from '@tms/kit/testing'
 import { eventually } from '@tms/testing'
 import t from 'tap'
 import { post } from '../src/db/ledger.ts'
@@ -44,14 +46,9 @@ async function fund(db: Kysely<WalletDatabase>, userId: string, amount: number) 
 }
 
 async function published(db: Kysely<WalletDatabase>, sessionId?: string) {
-  const rows = await db
-    .selectFrom('bus_outbox')
-    .select(['type', 'envelope'])
-    .orderBy('seq')
-    .execute()
-  return rows
-    .filter((r) => !sessionId || JSON.parse(r.envelope).data.session_id === sessionId)
-    .map((r) => r.type)
+  return (await outboxEvents(db))
+    .filter((e) => !sessionId || e.data.session_id === sessionId)
+    .map((e) => e.type)
 }
 
 async function hold(db: Kysely<WalletDatabase>, sessionId: string) {
