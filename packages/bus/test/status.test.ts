@@ -5,7 +5,7 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import { makeEnvelope } from '@tms/contracts'
 import { createTestBroker, eventually, TestClock } from '@tms/testing'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { busReadiness } from '../src/index.ts'
 import {
   applyEffect,
@@ -22,19 +22,20 @@ import {
 const withMsg = (lines: Record<string, unknown>[], msg: string) =>
   lines.filter((l) => l.msg === msg)
 
+/** A consumer-only bus on a test clock whose log lines the test reads. */
+async function watchedBus(t: Test, options: { stallAfterMs: number; prefetch?: number }) {
+  const broker = await createTestBroker()
+  const db = await serviceDb(t)
+  const clock = new TestClock()
+  const { logger, lines } = capturedLogger()
+  const bus = testBus(t, db, broker, { relay: { enabled: false }, logger, clock, ...options })
+  return { broker, db, clock, lines, bus }
+}
+
 t.test(
   'a consumer that makes no progress is stalled: status, readiness, one log line',
   async (t) => {
-    const broker = await createTestBroker()
-    const db = await serviceDb(t)
-    const clock = new TestClock()
-    const { logger, lines } = capturedLogger()
-    const bus = testBus(t, db, broker, {
-      relay: { enabled: false },
-      logger,
-      clock,
-      stallAfterMs: 30_000,
-    })
+    const { broker, db, clock, lines, bus } = await watchedBus(t, { stallAfterMs: 30_000 })
     let release: () => void = () => {}
     const stuck = new Promise<void>((resolve) => {
       release = resolve
@@ -82,14 +83,7 @@ t.test(
 t.test(
   'acks that never reach the broker: an idle consumer with messages waiting is stalled',
   async (t) => {
-    const broker = await createTestBroker()
-    const db = await serviceDb(t)
-    const clock = new TestClock()
-    const { logger, lines } = capturedLogger()
-    const bus = testBus(t, db, broker, {
-      relay: { enabled: false },
-      logger,
-      clock,
+    const { broker, db, clock, lines, bus } = await watchedBus(t, {
       stallAfterMs: 400,
       prefetch: 5,
     })
