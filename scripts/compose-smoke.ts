@@ -10,11 +10,11 @@ import {
   balances,
   cast,
   eventually,
+  paymentWhen,
   RATE,
   requestAuthorized,
+  requestSession,
   runToPaid,
-  sessionWhen,
-  slot,
 } from '@tms/e2e'
 
 const gatewayUrl = required('GATEWAY_URL')
@@ -65,12 +65,7 @@ expect('the tutor got 30.00 less the fee', await balances(paying.tutor.client), 
 const rejecting = await cast(gatewayUrl, admin, 10_000)
 const rejected = await requestAuthorized(rejecting, 11)
 await rejecting.tutor.client.expect(200, 'PATCH', `/academic/class-sessions/${rejected.id}/reject`)
-await sessionWhen(
-  rejecting.student.client,
-  rejected.id,
-  (s) => s.payment_status === 'released',
-  'the release',
-)
+await paymentWhen(rejecting, rejected.id, 'released', 'the release')
 expect('a rejection gives the hold back', await balances(rejecting.student.client), {
   balance: 10_000,
   available: 10_000,
@@ -78,17 +73,8 @@ expect('a rejection gives the hold back', await balances(rejecting.student.clien
 
 // A hold the funds cannot cover.
 const short = await cast(gatewayUrl, admin, 1000)
-const declined = await short.student.client.expect(201, 'POST', '/academic/class-sessions', {
-  tutor_id: short.tutor.id,
-  subject: 'maths',
-  ...slot(13),
-})
-const end = await sessionWhen(
-  short.student.client,
-  declined.id,
-  (s) => s.payment_status === 'declined',
-  'the decline',
-)
+const declined = await requestSession(short, 13)
+const end = await paymentWhen(short, declined.id, 'declined', 'the decline')
 expect(
   'a hold beyond the funds is declined and the session cancelled',
   [end.status, end.cancel_reason],

@@ -92,20 +92,29 @@ export async function cast(
   return { api, boss, tutor, student, profile }
 }
 
-/** The student requests a one-hour session with the tutor; waits until it is authorized. */
-export async function requestAuthorized(c: Cast, hour: number, daysAhead = 1) {
-  const requested = await c.student.client.expect(201, 'POST', '/academic/class-sessions', {
+/** The student requests a one-hour session with the tutor (201); the session as answered. */
+export async function requestSession(
+  c: Cast,
+  hour: number,
+  daysAhead = 1,
+): Promise<{ id: string; price: number }> {
+  return c.student.client.expect(201, 'POST', '/academic/class-sessions', {
     tutor_id: c.tutor.id,
     subject: 'maths',
     ...slot(hour, daysAhead),
   })
-  await sessionWhen(
-    c.student.client,
-    requested.id,
-    (s) => s.payment_status === 'authorized',
-    'the hold',
-  )
-  return requested as { id: string; price: number }
+}
+
+/** Waits until the session's payment reaches `status` (the wallet's events moved it); the session. */
+export function paymentWhen(c: Cast, sessionId: string, status: string, what = status) {
+  return sessionWhen(c.student.client, sessionId, (s) => s.payment_status === status, what)
+}
+
+/** The student requests a one-hour session with the tutor; waits until it is authorized. */
+export async function requestAuthorized(c: Cast, hour: number, daysAhead = 1) {
+  const requested = await requestSession(c, hour, daysAhead)
+  await paymentWhen(c, requested.id, 'authorized', 'the hold')
+  return requested
 }
 
 /** The tutor accepts, starts and completes it; waits until it is paid. */
@@ -113,10 +122,5 @@ export async function runToPaid(c: Cast, sessionId: string) {
   for (const step of ['accept', 'processing', 'complete']) {
     await c.tutor.client.expect(200, 'PATCH', `/academic/class-sessions/${sessionId}/${step}`)
   }
-  return sessionWhen(
-    c.student.client,
-    sessionId,
-    (s) => s.payment_status === 'captured',
-    'the capture',
-  )
+  return paymentWhen(c, sessionId, 'captured', 'the capture')
 }

@@ -12,13 +12,13 @@ import {
   eventProblems,
   eventually,
   ledgerProblems,
+  paymentWhen,
   RATE,
   type RunningSystem,
   requestAuthorized,
+  requestSession,
   runToPaid,
   sessionMoves,
-  sessionWhen,
-  slot,
   startSystem,
 } from '../src/index.ts'
 
@@ -55,11 +55,7 @@ t.test('broker links cut mid-flow: the flow completes once they are back', async
   // The request's event waits in academic's outbox and the broker while the links are down.
   wallet.cut()
   academic.cut()
-  const requested = await c.student.client.expect(201, 'POST', '/academic/class-sessions', {
-    tutor_id: c.tutor.id,
-    subject: 'maths',
-    ...slot(9),
-  })
+  const requested = await requestSession(c, 9)
   await sleep(1500)
   t.equal(
     (await c.student.client.expect(200, 'GET', `/academic/class-sessions/${requested.id}`))
@@ -69,12 +65,7 @@ t.test('broker links cut mid-flow: the flow completes once they are back', async
   )
   academic.restore()
   wallet.restore()
-  await sessionWhen(
-    c.student.client,
-    requested.id,
-    (s) => s.payment_status === 'authorized',
-    'hold',
-  )
+  await paymentWhen(c, requested.id, 'authorized', 'hold')
 
   for (const step of ['accept', 'processing']) {
     await c.tutor.client.expect(200, 'PATCH', `/academic/class-sessions/${requested.id}/${step}`)
@@ -86,7 +77,7 @@ t.test('broker links cut mid-flow: the flow completes once they are back', async
   await sleep(1000)
   wallet.restore()
   academic.restore()
-  await sessionWhen(c.student.client, requested.id, (s) => s.payment_status === 'captured', 'paid')
+  await paymentWhen(c, requested.id, 'captured', 'paid')
   await paidOnce(t, system, c, requested.id)
   await atRest(t, system)
 })
@@ -96,22 +87,13 @@ t.test('a service killed and restarted mid-flow: nothing lost, nothing twice', a
   const c = await cast(system.url, admin, 10_000)
 
   // The wallet dies the moment the request is made, before (or while) it places the hold.
-  const requested = await c.student.client.expect(201, 'POST', '/academic/class-sessions', {
-    tutor_id: c.tutor.id,
-    subject: 'maths',
-    ...slot(10),
-  })
+  const requested = await requestSession(c, 10)
   const wallet = system.process('user-wallet')
   await wallet.kill()
   await sleep(500)
   wallet.start()
   await wallet.waitReady()
-  await sessionWhen(
-    c.student.client,
-    requested.id,
-    (s) => s.payment_status === 'authorized',
-    'hold',
-  )
+  await paymentWhen(c, requested.id, 'authorized', 'hold')
 
   for (const step of ['accept', 'processing']) {
     await c.tutor.client.expect(200, 'PATCH', `/academic/class-sessions/${requested.id}/${step}`)
@@ -123,7 +105,7 @@ t.test('a service killed and restarted mid-flow: nothing lost, nothing twice', a
   await sleep(500)
   academic.start()
   await academic.waitReady()
-  await sessionWhen(c.student.client, requested.id, (s) => s.payment_status === 'captured', 'paid')
+  await paymentWhen(c, requested.id, 'captured', 'paid')
   await paidOnce(t, system, c, requested.id)
   await atRest(t, system)
 })

@@ -7,11 +7,11 @@ import {
   admin,
   balances,
   cast,
+  paymentWhen,
   RATE,
   requestAuthorized,
+  requestSession,
   runToPaid,
-  sessionWhen,
-  slot,
   startSystem,
 } from '../src/index.ts'
 
@@ -43,12 +43,7 @@ t.test('a rejected request gives the hold back', async (t) => {
   const requested = await requestAuthorized(c, 11)
   t.same(await balances(c.student.client), { balance: 10_000, available: 7000 })
   await c.tutor.client.expect(200, 'PATCH', `/academic/class-sessions/${requested.id}/reject`)
-  const released = await sessionWhen(
-    c.student.client,
-    requested.id,
-    (s) => s.payment_status === 'released',
-    'the release',
-  )
+  const released = await paymentWhen(c, requested.id, 'released', 'the release')
   t.equal(released.status, 'rejected')
   t.same(await balances(c.student.client), { balance: 10_000, available: 10_000 }, 'all back')
   t.same(await balances(c.tutor.client), { balance: 0, available: 0 })
@@ -57,17 +52,8 @@ t.test('a rejected request gives the hold back', async (t) => {
 t.test('a hold the funds cannot cover is declined and the session cancelled', async (t) => {
   const system = await startSystem(t, { platformFeeBps: FEE_BPS })
   const c = await cast(system.url, admin, 1000)
-  const requested = await c.student.client.expect(201, 'POST', '/academic/class-sessions', {
-    tutor_id: c.tutor.id,
-    subject: 'maths',
-    ...slot(13),
-  })
-  const declined = await sessionWhen(
-    c.student.client,
-    requested.id,
-    (s) => s.payment_status === 'declined',
-    'the decline',
-  )
+  const requested = await requestSession(c, 13)
+  const declined = await paymentWhen(c, requested.id, 'declined', 'the decline')
   t.match(declined, { status: 'cancelled', cancel_reason: 'insufficient_funds' })
   t.same(await balances(c.student.client), { balance: 1000, available: 1000 }, 'nothing taken')
   const accept = await c.tutor.client.call(
