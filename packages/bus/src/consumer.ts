@@ -12,6 +12,7 @@ import type { EventHandler } from './handlers.ts'
 import { confirmed } from './link.ts'
 import type { BusTables } from './migrations.ts'
 import { deadLetter, type Move, retryOrDeadLetter } from './retries.ts'
+import type { ConsumerProgress } from './status.ts'
 import type { ConsumerNames } from './topology.ts'
 
 /** How the bus runs a handler's transaction; tests that call handlers directly use it too. */
@@ -118,13 +119,7 @@ export class Consumer {
    * Unsettled deliveries on the current channel, and the last sign of progress: a settle, the
    * first delivery after being idle, or the start on this channel.
    */
-  progress(): {
-    consumer: string
-    unsettled: number
-    lastProgressAt: Date | undefined
-    waiting: number | undefined
-    waitingLooks: number
-  } {
+  progress(): ConsumerProgress {
     const lane = this.lane
     const unsettled = lane?.open ? lane.unsettled : 0
     return {

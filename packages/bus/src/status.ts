@@ -23,7 +23,7 @@ export type ConsumerProgress = Omit<ConsumerStatus, 'stalled'> & {
   waitingLooks: number
 }
 
-/** Looks in a row (a few seconds apart) that must find messages ready to call a consumer idle. */
+/** Looks in a row (a few seconds apart) that must find messages ready to call a consumer starved. */
 const WAITING_LOOKS = 2
 
 export interface BusStatus {
